@@ -1,0 +1,26 @@
+# The two commands: `make run` (the main job) and `make test` (the tests).
+# Each first runs the idempotent set-up step.
+VENV ?= .venv
+PRESET ?= quickstart
+OUT ?= runs/$(PRESET)
+PYTEST_ARGS ?=
+
+.PHONY: setup run test format lint tensorboard
+
+setup:
+	@scripts/setup_env.sh
+
+run: setup
+	$(VENV)/bin/headsynth run --preset $(PRESET) --out $(OUT)
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+format: setup
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+lint: setup
+	$(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+
+tensorboard: setup
+	$(VENV)/bin/tensorboard --logdir $(OUT)

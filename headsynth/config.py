@@ -1,0 +1,340 @@
+"""One frozen configuration tree with named presets.
+
+Everything a run does is decided by a `HeadsynthConfig`. Presets are plain
+factory functions registered in `PRESETS`; the command line picks one and
+applies `--set section.key=value` overrides with `apply_overrides`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from headsynth.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FaceModelConfig:
+    """Which morphable model to use and how many components of it.
+
+    Attributes:
+        source: "builtin", or a path to a `.npz` or Basel Face Model 2017 `.h5`.
+        shape_components: keep the first k shape components (0 keeps all).
+        texture_components: keep the first k texture components (0 keeps all).
+    """
+
+    source: str = "builtin"
+    shape_components: int = 0
+    texture_components: int = 0
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How parameter vectors are drawn.
+
+    Attributes:
+        sampler: name of a registered sampler (see `components/sampling`).
+        scale: p = scale * sigma * q; the paper uses 1.6.
+        num_train: training examples to render.
+        num_eval: held-out examples to render.
+        seed: root seed; every example's randomness derives from (seed, index).
+    """
+
+    sampler: str = "paper_uniform"
+    scale: float = 1.6
+    num_train: int = 2000
+    num_eval: int = 400
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How examples are rendered.
+
+    Attributes:
+        scenario: training scenario, one of `rendering.scenarios.SCENARIOS`.
+        eval_scenario: scenario of the held-out split; empty means the same.
+        image_size: square image side in pixels (the paper: 224).
+        batch_size: meshes rasterised per call.
+        num_shards: TFRecord shards per split (does not change the bytes of
+            any example, only how they are grouped in files).
+        image_format: "png" (lossless) or "jpeg".
+        beam_args: Beam pipeline options passed through unchanged.
+    """
+
+    scenario: str = "angle"
+    eval_scenario: str = ""
+    image_size: int = 64
+    batch_size: int = 32
+    num_shards: int = 2
+    image_format: str = "png"
+    beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The regressor and its optimisation.
+
+    Attributes:
+        backbone: name in `models.backbones.BACKBONES`.
+        head: "linear" (the paper's single dense layer) or "mlp" (the thesis's).
+        optimizer: "sgd" (momentum, Caffe "inv" decay) or "adam".
+        base_learning_rate: Caffe base_lr.
+        lr_gamma: Caffe "inv" gamma.
+        lr_power: Caffe "inv" power.
+        momentum: SGD momentum.
+        batch_size: examples per step.
+        train_steps: optimisation steps.
+        eval_steps: validation steps run at the end of training.
+        steps_per_epoch: steps between validation and checkpoint passes.
+        seed: seed for weight init and shuffling.
+    """
+
+    backbone: str = "small_cnn"
+    head: str = "linear"
+    optimizer: str = "adam"
+    base_learning_rate: float = 1e-3
+    lr_gamma: float = 1e-4
+    lr_power: float = 0.75
+    momentum: float = 0.9
+    batch_size: int = 32
+    train_steps: int = 1500
+    eval_steps: int = 10
+    steps_per_epoch: int = 250
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How the TFX pipeline is run.
+
+    Attributes:
+        name: pipeline name in ML Metadata.
+        enable_cache: reuse outputs of unchanged components.
+        model_name: directory name the Pusher serves the model under.
+    """
+
+    name: str = "headsynth"
+    enable_cache: bool = True
+    model_name: str = "headsynth"
+
+
+@dataclass(frozen=True)
+class HeadsynthConfig:
+    """The whole configuration of one run."""
+
+    preset: str = "quickstart"
+    face_model: FaceModelConfig = field(default_factory=FaceModelConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    rendering: RenderConfig = field(default_factory=RenderConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the configuration as nested plain dicts (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Returns a stable JSON encoding (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+
+# Presets -------------------------------------------------------------------
+
+
+def ci_preset() -> HeadsynthConfig:
+    """Tiny: the whole pipeline in well under a minute of compute."""
+    return HeadsynthConfig(
+        preset="ci",
+        face_model=FaceModelConfig(shape_components=4, texture_components=4),
+        sampling=SamplingConfig(num_train=48, num_eval=16),
+        rendering=RenderConfig(scenario="angle", image_size=32, batch_size=16, num_shards=2),
+        training=TrainingConfig(
+            batch_size=8, train_steps=12, eval_steps=2, steps_per_epoch=6, base_learning_rate=1e-3
+        ),
+    )
+
+
+def quickstart_preset() -> HeadsynthConfig:
+    """A few minutes on 2 CPU cores, with numbers that mean something."""
+    return HeadsynthConfig(
+        preset="quickstart",
+        face_model=FaceModelConfig(shape_components=8, texture_components=8),
+        sampling=SamplingConfig(num_train=4000, num_eval=500),
+        rendering=RenderConfig(scenario="angle", image_size=64, batch_size=32, num_shards=4),
+        training=TrainingConfig(batch_size=32, train_steps=2000, steps_per_epoch=250),
+    )
+
+
+def paper_preset() -> HeadsynthConfig:
+    """The paper's scale: ~200k images at 224x224, ResNet-50, 1M SGD steps (GPU)."""
+    return HeadsynthConfig(
+        preset="paper",
+        face_model=FaceModelConfig(shape_components=18, texture_components=18),
+        sampling=SamplingConfig(num_train=200_000, num_eval=2000),
+        rendering=RenderConfig(
+            scenario="all",
+            image_size=224,
+            batch_size=64,
+            num_shards=256,
+            beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
+        ),
+        training=TrainingConfig(
+            backbone="small_cnn",
+            optimizer="sgd",
+            base_learning_rate=1e-4,
+            lr_gamma=0.1,
+            lr_power=0.75,
+            batch_size=32,
+            train_steps=1_000_000,
+            eval_steps=100,
+            steps_per_epoch=10_000,
+        ),
+    )
+
+
+PRESETS: dict[str, Callable[[], HeadsynthConfig]] = {
+    "ci": ci_preset,
+    "quickstart": quickstart_preset,
+    "paper": paper_preset,
+}
+
+
+def get_preset(name: str) -> HeadsynthConfig:
+    """Returns the named preset.
+
+    Raises:
+        ConfigError: if no preset has that name.
+    """
+    if name not in PRESETS:
+        raise ConfigError(
+            f"Unknown preset {name!r}.", f"Choose one of: {', '.join(sorted(PRESETS))}."
+        )
+    return PRESETS[name]()
+
+
+# Overrides -----------------------------------------------------------------
+
+
+def _parse_value(raw: str, annotation: Any, key: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"--set {key}={raw}: expected true or false.", "Use e.g. --set {key}=false.")
+    if annotation in (int, float):
+        try:
+            return annotation(raw)
+        except ValueError:
+            raise ConfigError(
+                f"--set {key}={raw}: expected {annotation.__name__}, got {raw!r}.",
+                f"Give a number, e.g. --set {key}={annotation(1)}.",
+            ) from None
+    if annotation is str:
+        return raw
+    if origin is tuple:
+        return tuple(part for part in raw.split(",") if part)
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"--set {key}: unsupported type {annotation}.")
+    raise ConfigError(f"--set {key}: unsupported type {annotation}.")
+
+
+def apply_overrides(config: HeadsynthConfig, overrides: list[str] | tuple[str, ...]) -> HeadsynthConfig:
+    """Applies `section.key=value` overrides and returns a new config.
+
+    Args:
+        config: the starting configuration (usually a preset).
+        overrides: strings like "training.train_steps=100". Tuple fields take
+            comma-separated values.
+
+    Raises:
+        ConfigError: for a malformed override, an unknown key, or a value that
+            does not parse as the field's type.
+    """
+    sections: dict[str, dict[str, Any]] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r} is not of the form section.key=value.", "Example: --set training.train_steps=100.")
+        path, raw = item.split("=", 1)
+        parts = path.strip().split(".")
+        section_names = [f.name for f in dataclasses.fields(config) if dataclasses.is_dataclass(f.type) or f.name != "preset"]
+        if len(parts) != 2 or parts[0] not in section_names:
+            raise ConfigError(
+                f"Unknown --set key {path!r}.",
+                f"Keys look like section.key with section one of: {', '.join(section_names)}.",
+            )
+        section_name, key = parts
+        section = getattr(config, section_name)
+        hints = typing.get_type_hints(type(section))
+        if key not in hints:
+            raise ConfigError(
+                f"Unknown --set key {path!r}.",
+                f"Keys of {section_name!r} are: {', '.join(hints)}.",
+            )
+        sections.setdefault(section_name, {})[key] = _parse_value(raw.strip(), hints[key], path)
+    replacements = {
+        name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()
+    }
+    new_config = dataclasses.replace(config, **replacements)
+    validate(new_config)
+    return new_config
+
+
+def validate(config: HeadsynthConfig) -> None:
+    """Checks values that types alone cannot; raises ConfigError naming the key."""
+    positive = {
+        "sampling.num_train": config.sampling.num_train,
+        "sampling.num_eval": config.sampling.num_eval,
+        "rendering.image_size": config.rendering.image_size,
+        "rendering.batch_size": config.rendering.batch_size,
+        "rendering.num_shards": config.rendering.num_shards,
+        "training.batch_size": config.training.batch_size,
+        "training.train_steps": config.training.train_steps,
+        "training.eval_steps": config.training.eval_steps,
+        "training.steps_per_epoch": config.training.steps_per_epoch,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be positive. Received: {value}.", f"Set e.g. --set {key}=1.")
+    for key in ("face_model.shape_components", "face_model.texture_components"):
+        section, name = key.split(".")
+        if getattr(getattr(config, section), name) < 0:
+            raise ConfigError(f"{key} must be >= 0 (0 keeps all). Received: {getattr(getattr(config, section), name)}.")
+    if config.sampling.scale <= 0:
+        raise ConfigError(f"sampling.scale must be positive. Received: {config.sampling.scale}.")
+    if config.rendering.image_size < 16:
+        raise ConfigError(
+            f"rendering.image_size must be at least 16. Received: {config.rendering.image_size}."
+        )
+    if config.rendering.image_format not in ("png", "jpeg"):
+        raise ConfigError(
+            f"rendering.image_format must be png or jpeg. Received: {config.rendering.image_format!r}."
+        )
+    # Imported here: these registries live beside the code they name.
+    from headsynth.components.rendering.scenarios import SCENARIOS
+    from headsynth.components.sampling.samplers import SAMPLERS
+    from headsynth.models.backbones import BACKBONES
+
+    for key, value, known in (
+        ("rendering.scenario", config.rendering.scenario, SCENARIOS),
+        ("sampling.sampler", config.sampling.sampler, SAMPLERS),
+        ("training.backbone", config.training.backbone, BACKBONES),
+    ):
+        if value not in known:
+            raise ConfigError(f"Unknown {key} {value!r}.", f"Choose one of: {', '.join(sorted(known))}.")
+    if config.rendering.eval_scenario and config.rendering.eval_scenario not in SCENARIOS:
+        raise ConfigError(
+            f"Unknown rendering.eval_scenario {config.rendering.eval_scenario!r}.",
+            f"Choose one of: {', '.join(sorted(SCENARIOS))}.",
+        )
+    if config.training.head not in ("linear", "mlp"):
+        raise ConfigError(f"training.head must be linear or mlp. Received: {config.training.head!r}.")
+    if config.training.optimizer not in ("sgd", "adam"):
+        raise ConfigError(f"training.optimizer must be sgd or adam. Received: {config.training.optimizer!r}.")
