@@ -15,14 +15,16 @@ import tensorflow as tf
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yields a temporary path beside `path`; renames it to `path` on success.
 
-    A crash leaves only a `.tmp-*` file, never a half-written file under the
+    A crash leaves only a `.NAME.tmp-*` file, never a half-written file under the
     final name. Works for local paths and for any filesystem tf.io.gfile knows.
     """
     path = str(path)
     parent = os.path.dirname(path)
     if parent:
         tf.io.gfile.makedirs(parent)
-    tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
+    # Dot-prefixed and not ending in the final suffix, so no reader's glob
+    # (e.g. "Split-train/*.gz") ever picks up a half-written file.
+    tmp = os.path.join(parent, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
     try:
         yield tmp
         tf.io.gfile.rename(tmp, path, overwrite=True)

@@ -125,7 +125,7 @@ SAMPLERS: dict[str, Sampler] = {
 
 
 def sample_parameters(
-    name: str, count: int, width: int, seed: int, options: dict[str, Any] | None = None
+    name: str, count: int, width: int, seed: int | list[int], options: dict[str, Any] | None = None
 ) -> np.ndarray:
     """Draws `[count, width]` unscaled parameter vectors with a registered sampler.
 

@@ -1,0 +1,325 @@
+"""The Beam job that renders examples to gzipped TFRecord shards.
+
+Layout of the output (a TFX Examples artifact):
+
+    <output_dir>/Split-train/data_tfrecord-00000-of-00004.gz ...
+    <output_dir>/Split-eval/data_tfrecord-00000-of-00001.gz ...
+    <output_dir>/render.json                  what was rendered, and how
+    <output_dir>/face_model.npz               the model the examples come from
+    <output_dir>/contact_sheet_<scenario>.png a grid of examples per scenario
+
+Determinism: every example's scene comes from (seed, split, index) and its
+parameters from the parameter file by index; each shard holds a fixed range
+of indices, sorted before writing. So the bytes do not depend on the number
+of workers, on batching, or on the order Beam processes elements in. Shards are
+written under a temporary name and renamed, so a killed job never leaves a
+shard that looks complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+
+SPLIT_DIR = "Split-{split}"
+SHARD_NAME = "data_tfrecord-{shard:05d}-of-{num_shards:05d}.gz"
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Plain parameters of one render job (everything a worker needs).
+
+    Attributes:
+        model_path: the morphable model `.npz`.
+        parameters_path: `.npz` with `q_train` and `q_eval` arrays.
+        output_dir: the Examples artifact directory.
+        scenario: scenario of the train split.
+        eval_scenario: scenario of the eval split.
+        image_size: image side in pixels.
+        batch_size: meshes per rasteriser call.
+        num_shards: shards of the train split (eval gets proportionally fewer, at least 1).
+        seed: root seed of the scenes.
+        scale: p = scale * sigma * q.
+        image_format: "png" or "jpeg".
+        antialias: supersampling factor.
+        backgrounds: "builtin" or a folder of photographs.
+        store_mask: also store the head mask as a PNG per example.
+    """
+
+    model_path: str
+    parameters_path: str
+    output_dir: str
+    scenario: str = "angle"
+    eval_scenario: str = "angle"
+    image_size: int = 64
+    batch_size: int = 32
+    num_shards: int = 2
+    seed: int = 0
+    scale: float = 1.6
+    image_format: str = "png"
+    antialias: int = 1
+    backgrounds: str = "builtin"
+    store_mask: bool = False
+
+    def scenario_of(self, split: str) -> str:
+        return self.scenario if split == "train" else self.eval_scenario
+
+    def shards_of(self, split: str, count: int) -> int:
+        if split == "train":
+            return max(1, min(self.num_shards, count))
+        return max(1, min(count, self.num_shards // 4 or 1))
+
+
+def shard_of(index: int, count: int, num_shards: int) -> int:
+    """Shard holding example `index` of `count`: contiguous, balanced ranges."""
+    return index * num_shards // count
+
+
+def plan_batches(counts: dict[str, int], batch_size: int) -> list[tuple[str, int, int]]:
+    """(split, start, stop) work items covering every example once."""
+    return [
+        (split, start, min(start + batch_size, count))
+        for split, count in counts.items()
+        for start in range(0, count, batch_size)
+    ]
+
+
+def encode_image(image: np.ndarray, image_format: str) -> bytes:
+    """Encodes `[H, W, 3]` uint8 RGB deterministically."""
+    import cv2
+
+    bgr = np.ascontiguousarray(image[..., ::-1])
+    if image_format == "png":
+        ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {image.shape} image as {image_format}.")
+    return data.tobytes()
+
+
+class RenderBatchFn(beam.DoFn):
+    """Renders one (split, start, stop) batch; emits ((split, shard), (index, example))."""
+
+    def __init__(self, job: RenderJob, counts: dict[str, int]) -> None:
+        self._job = job
+        self._counts = counts
+
+    def setup(self) -> None:
+        # Imports here: Beam workers do not receive module globals.
+        from headsynth.components.face_model.morphable_model import load_npz
+        from headsynth.components.rendering.backgrounds import load_backgrounds
+        from headsynth.components.rendering.renderer import HeadRenderer
+        from headsynth.components.rendering.scenarios import get_scenario
+        from headsynth.components.sampling.parameter_store import load_split_parameters
+
+        job = self._job
+        model = load_npz(job.model_path)
+        needs_photos = any(get_scenario(job.scenario_of(s)).uses_photographs() for s in self._counts)
+        photos = load_backgrounds(job.backgrounds) if needs_photos else []
+        self._renderer = HeadRenderer(model, job.image_size, job.scale, job.antialias, photos)
+        self._parameters = {split: load_split_parameters(job.parameters_path, split) for split in self._counts}
+        self._scenarios = {split: get_scenario(job.scenario_of(split)) for split in self._counts}
+        self._rendered = beam.metrics.Metrics.counter("headsynth", "examples_rendered")
+
+    def process(self, item: tuple[str, int, int]):
+        from headsynth.data_schemas.features import make_example
+
+        split, start, stop = item
+        job = self._job
+        indices = range(start, stop)
+        scenario = self._scenarios[split]
+        factors = [scenario.sample(job.seed, split, i) for i in indices]
+        q = self._parameters[split][start:stop]
+        batch = self._renderer.render(q, factors, pad_to=job.batch_size)
+        count = self._counts[split]
+        num_shards = job.shards_of(split, count)
+        for offset, index in enumerate(indices):
+            mask = None
+            if job.store_mask:
+                mask = encode_image(np.repeat(batch.masks[offset, ..., None] * 255, 3, -1).astype(np.uint8), "png")
+            example = make_example(
+                image=encode_image(batch.images[offset], job.image_format),
+                q=q[offset],
+                factors=factors[offset],
+                scenario=scenario.name,
+                seed=job.seed,
+                index=index,
+                landmarks=batch.landmarks[offset],
+                mask=mask,
+            )
+            yield (split, shard_of(index, count, num_shards)), (index, example)
+        self._rendered.inc(len(indices))
+        _progress(stop - start)
+
+
+_PROGRESS = {}
+
+
+def _progress(step: int) -> None:
+    """Per-process progress bar (one per Beam worker process)."""
+    total = _PROGRESS.get("total")
+    if total is None:
+        return
+    bar = _PROGRESS.get("bar")
+    if bar is None:
+        from tqdm import tqdm
+
+        bar = _PROGRESS["bar"] = tqdm(total=total, desc="rendering", unit="img", leave=False)
+    bar.update(step)
+
+
+class WriteShardFn(beam.DoFn):
+    """Writes one shard: its examples sorted by index, gzipped, atomically."""
+
+    def __init__(self, output_dir: str, counts: dict[str, int], job: RenderJob) -> None:
+        self._output_dir = output_dir
+        self._counts = counts
+        self._job = job
+
+    def process(self, element):
+        import tensorflow as tf
+
+        from headsynth.io_utils import atomic_path
+
+        (split, shard), items = element
+        items = sorted(items)
+        num_shards = self._job.shards_of(split, self._counts[split])
+        path = os.path.join(
+            self._output_dir, SPLIT_DIR.format(split=split), SHARD_NAME.format(shard=shard, num_shards=num_shards)
+        )
+        with atomic_path(path) as tmp:
+            with tf.io.TFRecordWriter(tmp, options=tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+                for _, example in items:
+                    writer.write(example)
+        yield split, len(items)
+
+
+def build_render_pipeline(pipeline: beam.Pipeline, job: RenderJob, counts: dict[str, int]):
+    """Adds the render transforms to `pipeline`; returns the PCollection of (split, count) per shard."""
+    return (
+        pipeline
+        | "PlanBatches" >> beam.Create(plan_batches(counts, job.batch_size))
+        | "SpreadOverWorkers" >> beam.Reshuffle()
+        | "Render" >> beam.ParDo(RenderBatchFn(job, counts))
+        | "GroupByShard" >> beam.GroupByKey()
+        | "WriteShards" >> beam.ParDo(WriteShardFn(job.output_dir, counts, job))
+    )
+
+
+def run_render_job(job: RenderJob, beam_pipeline: beam.Pipeline | None = None, beam_args: list[str] | None = None) -> dict:
+    """Renders every example of both splits and writes the Examples layout.
+
+    Args:
+        job: what to render.
+        beam_pipeline: a pipeline to run in (TFX passes one); if None, one is
+            made from `beam_args`.
+        beam_args: Beam pipeline options, e.g. ["--direct_num_workers=2"].
+
+    Returns:
+        A summary dict (also written to `render.json`).
+    """
+    import shutil
+
+    import tensorflow as tf
+
+    from headsynth.components.rendering.scenarios import get_scenario
+    from headsynth.components.sampling.parameter_store import split_counts
+    from headsynth.io_utils import write_text_atomic
+
+    for split in ("train", "eval"):
+        get_scenario(job.scenario_of(split))
+    counts = split_counts(job.parameters_path)
+    tf.io.gfile.makedirs(job.output_dir)
+    for split in counts:
+        split_dir = os.path.join(job.output_dir, SPLIT_DIR.format(split=split))
+        if tf.io.gfile.exists(split_dir):
+            tf.io.gfile.rmtree(split_dir)  # a previous partial attempt
+        tf.io.gfile.makedirs(split_dir)
+    _PROGRESS["total"] = sum(counts.values())
+    _PROGRESS.pop("bar", None)
+    if beam_pipeline is None:
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+        beam_pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
+    with beam_pipeline as pipeline:
+        build_render_pipeline(pipeline, job, counts)
+    bar = _PROGRESS.pop("bar", None)
+    if bar is not None:
+        bar.close()
+    _PROGRESS.pop("total", None)
+    written = verify_output(job, counts)
+    shutil.copyfile(job.model_path, os.path.join(job.output_dir, "face_model.npz"))
+    sheets = {}
+    for split in counts:
+        name = job.scenario_of(split)
+        if name not in sheets:
+            sheets[name] = write_contact_sheet(job.output_dir, split, name)
+    summary = {
+        "job": dataclasses.asdict(job),
+        "counts": counts,
+        "shards": written,
+        "contact_sheets": sheets,
+    }
+    write_text_atomic(os.path.join(job.output_dir, "render.json"), json.dumps(summary, indent=2, sort_keys=True))
+    return summary
+
+
+def verify_output(job: RenderJob, counts: dict[str, int]) -> dict[str, list[str]]:
+    """Checks every expected shard exists; returns the shard paths per split."""
+    import tensorflow as tf
+
+    written = {}
+    for split, count in counts.items():
+        num_shards = job.shards_of(split, count)
+        paths = [
+            os.path.join(job.output_dir, SPLIT_DIR.format(split=split), SHARD_NAME.format(shard=s, num_shards=num_shards))
+            for s in range(num_shards)
+        ]
+        missing = [p for p in paths if not tf.io.gfile.exists(p)]
+        if missing:
+            raise RuntimeError(f"Render job finished but {len(missing)} shard(s) are missing, e.g. {missing[0]}.")
+        written[split] = paths
+    return written
+
+
+def read_examples(output_dir: str, split: str, limit: int | None = None) -> list[bytes]:
+    """Serialized examples of one split, in index order (reads shards in order)."""
+    import tensorflow as tf
+
+    pattern = os.path.join(output_dir, SPLIT_DIR.format(split=split), "*.gz")
+    files = sorted(tf.io.gfile.glob(pattern))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if limit is not None:
+        dataset = dataset.take(limit)
+    return [record.numpy() for record in dataset]
+
+
+def write_contact_sheet(output_dir: str, split: str, scenario: str, rows: int = 4, cols: int = 8) -> str:
+    """Writes a grid of the first examples of a split (like the paper's Figures 1-4)."""
+    import cv2
+    import tensorflow as tf
+
+    from headsynth.io_utils import atomic_path
+
+    images = []
+    for record in read_examples(output_dir, split, rows * cols):
+        example = tf.train.Example.FromString(record)
+        encoded = example.features.feature["image"].bytes_list.value[0]
+        images.append(cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR))
+    if not images:
+        return ""
+    blank = np.zeros_like(images[0])
+    images += [blank] * (rows * cols - len(images))
+    grid = np.concatenate([np.concatenate(images[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0)
+    path = os.path.join(output_dir, f"contact_sheet_{scenario}.png")
+    with atomic_path(path) as tmp:
+        ok, data = cv2.imencode(".png", grid)
+        with tf.io.gfile.GFile(tmp, "wb") as f:
+            f.write(data.tobytes())
+    return path

@@ -1,0 +1,89 @@
+"""The rendered example: one tf.train.Example per image, and how to parse it.
+
+Every example stores the encoded image, the unscaled parameters q, every scene
+factor that produced it, the scenario name, the seed and the example index, so
+any example can be re-rendered exactly. `schema.pbtxt` beside this file is the
+TFX schema of the same features (checked against this module by a test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from headsynth.components.rendering.scenarios import FACTOR_NAMES
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "schema.pbtxt"
+
+IMAGE = "image"
+PARAMETERS = "q"
+LANDMARKS = "landmarks_2d"
+MASK = "mask"
+SCENARIO = "scenario"
+SEED = "seed"
+INDEX = "index"
+FACTORS = FACTOR_NAMES
+
+
+def _float(values) -> tf.train.Feature:
+    return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32).ravel()))
+
+
+def _int(values) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=np.asarray(values, np.int64).ravel()))
+
+
+def _bytes(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def make_example(
+    image: bytes,
+    q: np.ndarray,
+    factors: dict[str, float],
+    scenario: str,
+    seed: int,
+    index: int,
+    landmarks: np.ndarray,
+    mask: bytes | None = None,
+) -> bytes:
+    """Serializes one rendered example."""
+    feature = {
+        IMAGE: _bytes(image),
+        PARAMETERS: _float(q),
+        LANDMARKS: _float(landmarks),
+        SCENARIO: _bytes(scenario.encode()),
+        SEED: _int([seed]),
+        INDEX: _int([index]),
+    }
+    for name in FACTORS:
+        feature[name] = _float([factors[name]])
+    if mask is not None:
+        feature[MASK] = _bytes(mask)
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def feature_spec(num_parameters: int, num_landmarks: int | None = None) -> dict[str, tf.io.FixedLenFeature]:
+    """Parsing spec for `tf.io.parse_example` (the mask is optional and left out)."""
+    spec = {
+        IMAGE: tf.io.FixedLenFeature([], tf.string),
+        PARAMETERS: tf.io.FixedLenFeature([num_parameters], tf.float32),
+        SCENARIO: tf.io.FixedLenFeature([], tf.string),
+        SEED: tf.io.FixedLenFeature([], tf.int64),
+        INDEX: tf.io.FixedLenFeature([], tf.int64),
+    }
+    if num_landmarks is not None:
+        spec[LANDMARKS] = tf.io.FixedLenFeature([2 * num_landmarks], tf.float32)
+    for name in FACTORS:
+        spec[name] = tf.io.FixedLenFeature([], tf.float32)
+    return spec
+
+
+def load_schema():
+    """The TFX schema (tensorflow_metadata Schema proto) of rendered examples."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return text_format.Parse(SCHEMA_FILE.read_text(), schema_pb2.Schema())

@@ -1,0 +1,124 @@
+"""Runs the pipeline with TFX's LocalDagRunner and summarizes what it produced."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+from headsynth.config import HeadsynthConfig
+from headsynth.pipeline.pipeline import RunPaths, create_pipeline
+
+
+@dataclass
+class RunSummary:
+    """What one run did, read back from ML Metadata and the artifacts."""
+
+    preset: str
+    seconds: float
+    examples: dict[str, int] = field(default_factory=dict)
+    train_steps: int = 0
+    net_error: float = float("nan")
+    naive_error: float = float("nan")
+    blessed: bool = False
+    cached_components: list[str] = field(default_factory=list)
+    executed_components: list[str] = field(default_factory=list)
+    paths: dict[str, str] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """A short human-readable table."""
+        rows = [
+            ("examples rendered", ", ".join(f"{k} {v}" for k, v in self.examples.items())),
+            ("training steps", str(self.train_steps)),
+            ("eval error, net", f"{self.net_error:.4f}"),
+            ("eval error, naive (q = 0)", f"{self.naive_error:.4f}"),
+            ("net / naive", f"{self.net_error / self.naive_error:.3f}" if self.naive_error else "n/a"),
+            ("model pushed", "yes" if self.blessed else "no (did not beat the naive predictor)"),
+            ("pipeline time", f"{self.seconds:.0f} s ({len(self.cached_components)} of "
+             f"{len(self.cached_components) + len(self.executed_components)} steps from cache)"),
+        ]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"  {name:<{width}}  {value}" for name, value in rows]
+        lines.append("")
+        lines += [f"  {name:<{width}}  {value}" for name, value in self.paths.items()]
+        return "\n".join(lines)
+
+
+def run_local(config: HeadsynthConfig, output_dir: str) -> RunSummary:
+    """Runs the whole pipeline locally; returns its summary (also written to `summary.json`)."""
+    from tfx import v1 as tfx
+
+    paths = RunPaths.under(output_dir, config.pipeline.model_name)
+    os.makedirs(paths.root, exist_ok=True)
+    with open(os.path.join(paths.root, "config.json"), "w") as f:
+        f.write(config.to_json())
+    started = time.monotonic()
+    run_started_ms = int(time.time() * 1000)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, paths))
+    summary = summarize_run(config, paths, time.monotonic() - started, run_started_ms)
+    from headsynth.io_utils import write_text_atomic
+
+    write_text_atomic(os.path.join(paths.root, "summary.json"), json.dumps(summary.__dict__, indent=2))
+    return summary
+
+
+def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, since_ms: int) -> RunSummary:
+    """Reads the latest run's executions and artifacts back from ML Metadata."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(paths.metadata))
+    summary = RunSummary(preset=config.preset, seconds=seconds)
+    latest: dict[str, metadata_store_pb2.Execution] = {}
+    for execution in store.get_executions():
+        if execution.create_time_since_epoch < since_ms:
+            continue
+        node = execution.custom_properties["__tfx_node_id__"].string_value if "__tfx_node_id__" in execution.custom_properties else ""
+        node = node or store.get_execution_types_by_id([execution.type_id])[0].name.split(".")[-1]
+        latest[node] = execution
+    for node, execution in sorted(latest.items()):
+        if execution.last_known_state == metadata_store_pb2.Execution.CACHED:
+            summary.cached_components.append(node)
+        else:
+            summary.executed_components.append(node)
+
+    def outputs_of(execution) -> dict[str, list]:
+        events = store.get_events_by_execution_ids([execution.id])
+        found: dict[str, list] = {}
+        for event in events:
+            if event.type != metadata_store_pb2.Event.OUTPUT:
+                continue
+            key = event.path.steps[0].key if event.path.steps else ""
+            found.setdefault(key, []).extend(store.get_artifacts_by_id([event.artifact_id]))
+        return found
+
+    for node, execution in latest.items():
+        outputs = outputs_of(execution)
+        if node == "RenderExamples" and outputs.get("examples"):
+            examples = outputs["examples"][0]
+            render = json.load(open(os.path.join(examples.uri, "render.json")))
+            summary.examples = render["counts"]
+            for scenario, sheet in render["contact_sheets"].items():
+                summary.paths[f"contact sheet ({scenario})"] = sheet
+        if node == "Trainer" and outputs.get("model_run"):
+            run_dir = outputs["model_run"][0].uri
+            result_path = os.path.join(run_dir, "training_result.json")
+            if os.path.exists(result_path):
+                summary.train_steps = json.load(open(result_path))["train_steps"]
+            summary.paths["tensorboard logs"] = run_dir
+        if node == "Evaluate" and outputs.get("evaluation"):
+            uri = outputs["evaluation"][0].uri
+            metrics = json.load(open(os.path.join(uri, "metrics.json")))
+            summary.net_error = metrics["net"]["mean"]
+            summary.naive_error = metrics["naive"]["mean"]
+            summary.blessed = bool(metrics["beats_naive"])
+            summary.paths["evaluation"] = uri
+        if node == "Pusher" and outputs.get("pushed_model"):
+            pushed = outputs["pushed_model"][0]
+            if pushed.custom_properties.get("pushed") and pushed.custom_properties["pushed"].int_value:
+                summary.paths["serving model"] = pushed.custom_properties["pushed_destination"].string_value
+    summary.paths["metadata"] = paths.metadata
+    summary.paths["artifacts"] = paths.pipeline_root
+    return summary

@@ -1,0 +1,126 @@
+"""The TFX pipeline, built from one `HeadsynthConfig`.
+
+FaceModel -> SampleParameters -> RenderExamples (Beam) -> StatisticsGen / ExampleValidator
+          -> Trainer (run_fn by import path) -> Evaluate -> Pusher
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfx import v1 as tfx
+
+from headsynth.config import HeadsynthConfig
+
+RUN_FN = "headsynth.components.training.trainer.run_fn"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run writes.
+
+    Attributes:
+        root: the run's output folder.
+        pipeline_root: TFX artifacts, one folder per component.
+        metadata: the ML Metadata SQLite database.
+        serving: the Pusher's destination (TF Serving's model base path).
+    """
+
+    root: str
+    pipeline_root: str
+    metadata: str
+    serving: str
+
+    @classmethod
+    def under(cls, root: str | os.PathLike, model_name: str) -> RunPaths:
+        root = os.path.abspath(root)
+        return cls(
+            root=root,
+            pipeline_root=os.path.join(root, "pipeline_root"),
+            metadata=os.path.join(root, "metadata.sqlite"),
+            serving=os.path.join(root, "serving", model_name),
+        )
+
+
+def file_fingerprint(source: str) -> str:
+    """sha256 of a model file, so a changed file invalidates the FaceModel cache."""
+    if source == "builtin":
+        from headsynth.components.face_model.builtin import builtin_model_path
+
+        path = builtin_model_path()
+    else:
+        path = Path(source)
+    if not path.exists():
+        return "missing"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipeline:
+    """Builds the pipeline for one configuration."""
+    from headsynth.components.evaluation.component import Evaluate
+    from headsynth.components.face_model.component import FaceModel
+    from headsynth.components.rendering.component import RenderExamples
+    from headsynth.components.sampling.component import SampleParameters
+    from headsynth.data_schemas.features import SCHEMA_FILE
+    from headsynth.components.training.trainer import TrainSettings
+
+    face_model = FaceModel(
+        source=config.face_model.source,
+        shape_components=config.face_model.shape_components,
+        texture_components=config.face_model.texture_components,
+        source_fingerprint=file_fingerprint(config.face_model.source),
+    )
+    parameters = SampleParameters(
+        face_model=face_model.outputs["model"],
+        sampler=config.sampling.sampler,
+        num_train=config.sampling.num_train,
+        num_eval=config.sampling.num_eval,
+        seed=config.sampling.seed,
+    )
+    render = RenderExamples(
+        face_model=face_model.outputs["model"],
+        parameters=parameters.outputs["parameters"],
+        scenario=config.rendering.scenario,
+        eval_scenario=config.rendering.eval_scenario or config.rendering.scenario,
+        image_size=config.rendering.image_size,
+        batch_size=config.rendering.batch_size,
+        num_shards=config.rendering.num_shards,
+        seed=config.sampling.seed,
+        scale=config.sampling.scale,
+        image_format=config.rendering.image_format,
+    )
+    schema = tfx.components.ImportSchemaGen(schema_file=str(SCHEMA_FILE))
+    statistics = tfx.components.StatisticsGen(examples=render.outputs["examples"])
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"]
+    )
+    settings = TrainSettings.from_dict(
+        {**dataclasses.asdict(config.training), "image_size": config.rendering.image_size}
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=render.outputs["examples"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.training.eval_steps),
+        custom_config=dataclasses.asdict(settings),
+    )
+    evaluate = Evaluate(model=trainer.outputs["model"], examples=render.outputs["examples"])
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluate.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.serving)
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline.name,
+        pipeline_root=paths.pipeline_root,
+        components=[face_model, parameters, render, schema, statistics, validator, trainer, evaluate, pusher],
+        enable_cache=config.pipeline.enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata),
+        beam_pipeline_args=list(config.rendering.beam_args),
+    )
