@@ -11,8 +11,9 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from headsynth.errors import ConfigError
 
@@ -211,9 +212,7 @@ def get_preset(name: str) -> HeadsynthConfig:
         ConfigError: if no preset has that name.
     """
     if name not in PRESETS:
-        raise ConfigError(
-            f"Unknown preset {name!r}.", f"Choose one of: {', '.join(sorted(PRESETS))}."
-        )
+        raise ConfigError(f"Unknown preset {name!r}.", f"Choose one of: {', '.join(sorted(PRESETS))}.")
     return PRESETS[name]()
 
 
@@ -261,10 +260,17 @@ def apply_overrides(config: HeadsynthConfig, overrides: list[str] | tuple[str, .
     sections: dict[str, dict[str, Any]] = {}
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {item!r} is not of the form section.key=value.", "Example: --set training.train_steps=100.")
+            raise ConfigError(
+                f"--set {item!r} is not of the form section.key=value.",
+                "Example: --set training.train_steps=100.",
+            )
         path, raw = item.split("=", 1)
         parts = path.strip().split(".")
-        section_names = [f.name for f in dataclasses.fields(config) if dataclasses.is_dataclass(f.type) or f.name != "preset"]
+        section_names = [
+            f.name
+            for f in dataclasses.fields(config)
+            if dataclasses.is_dataclass(f.type) or f.name != "preset"
+        ]
         if len(parts) != 2 or parts[0] not in section_names:
             raise ConfigError(
                 f"Unknown --set key {path!r}.",
@@ -306,7 +312,9 @@ def validate(config: HeadsynthConfig) -> None:
     for key in ("face_model.shape_components", "face_model.texture_components"):
         section, name = key.split(".")
         if getattr(getattr(config, section), name) < 0:
-            raise ConfigError(f"{key} must be >= 0 (0 keeps all). Received: {getattr(getattr(config, section), name)}.")
+            raise ConfigError(
+                f"{key} must be >= 0 (0 keeps all). Received: {getattr(getattr(config, section), name)}."
+            )
     if config.sampling.scale <= 0:
         raise ConfigError(f"sampling.scale must be positive. Received: {config.sampling.scale}.")
     if config.rendering.image_size < 16:

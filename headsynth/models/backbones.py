@@ -40,7 +40,9 @@ class SmallConvBackbone(keras.Model):
         stage_filters = list(stage_filters)
         _check_positive_ints("stage_filters", stage_filters)
         if not isinstance(convs_per_stage, int) or convs_per_stage < 1:
-            raise ValueError(f"`convs_per_stage` must be a positive integer. Received: convs_per_stage={convs_per_stage}")
+            raise ValueError(
+                f"`convs_per_stage` must be a positive integer. Received: convs_per_stage={convs_per_stage}"
+            )
         if not isinstance(image_size, int) or image_size < 2 ** len(stage_filters):
             raise ValueError(
                 f"`image_size` must be an integer >= 2**len(stage_filters) = {2 ** len(stage_filters)}. "

@@ -40,6 +40,7 @@ class MeanImageSubtraction(keras.layers.Layer):
         return {**super().get_config(), "image_size": self.image_size}
 
 
+@keras.saving.register_keras_serializable(package="headsynth")
 def squared_euclidean_loss(y_true, y_pred):
     """The paper's loss: squared euclidean distance between q and its estimate, per example."""
     return ops.sum(ops.square(y_pred - y_true), axis=-1)
@@ -57,9 +58,13 @@ class ParameterRegressor(keras.Model):
         image_size: input side in pixels.
     """
 
-    def __init__(self, backbone: keras.Model, num_parameters: int, head: str = "linear", image_size: int = 64, **kwargs):
+    def __init__(
+        self, backbone: keras.Model, num_parameters: int, head: str = "linear", image_size: int = 64, **kwargs
+    ):
         if not isinstance(num_parameters, int) or num_parameters < 1:
-            raise ValueError(f"`num_parameters` must be a positive integer. Received: num_parameters={num_parameters}")
+            raise ValueError(
+                f"`num_parameters` must be a positive integer. Received: num_parameters={num_parameters}"
+            )
         if head not in ("linear", "mlp"):
             raise ValueError(f"`head` must be 'linear' or 'mlp'. Received: head={head!r}")
         images = keras.Input(shape=(image_size, image_size, 3), name="images")

@@ -1,8 +1,8 @@
 """The `headsynth` command line.
 
-    headsynth run --preset quickstart [--out DIR] [--set section.key=value ...]
-    headsynth model [--source builtin|PATH] [--grid PNG] [--sweep PNG] [--export-mesh PATH]
-    headsynth tensorboard RUN_DIR
+headsynth run --preset quickstart [--out DIR] [--set section.key=value ...]
+headsynth model [--source builtin|PATH] [--grid PNG] [--sweep PNG] [--export-mesh PATH]
+headsynth tensorboard RUN_DIR
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     except ImportError:
         model.add_argument("--source", default="builtin")
 
-    board = commands.add_parser("tensorboard", help="open TensorBoard on a run's training and evaluation logs")
+    board = commands.add_parser(
+        "tensorboard", help="open TensorBoard on a run's training and evaluation logs"
+    )
     board.add_argument("run_dir")
     board.add_argument("--port", type=int, default=6006)
     return parser
@@ -84,12 +86,21 @@ def _tensorboard(args: argparse.Namespace) -> int:
     from headsynth.errors import ConfigError
 
     if not os.path.isdir(args.run_dir):
-        raise ConfigError(f"Run folder {args.run_dir} does not exist.", "Pass the --out folder of a headsynth run.")
+        raise ConfigError(
+            f"Run folder {args.run_dir} does not exist.", "Pass the --out folder of a headsynth run."
+        )
     logdir = os.path.join(args.run_dir, "pipeline_root")
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "tensorboard.main", "--logdir", logdir if os.path.isdir(logdir) else args.run_dir,
-         "--port", str(args.port)],
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            logdir if os.path.isdir(logdir) else args.run_dir,
+            "--port",
+            str(args.port),
+        ],
     )
     return 0
 

@@ -35,8 +35,11 @@ class RunSummary:
             ("eval error, naive (q = 0)", f"{self.naive_error:.4f}"),
             ("net / naive", f"{self.net_error / self.naive_error:.3f}" if self.naive_error else "n/a"),
             ("model pushed", "yes" if self.blessed else "no (did not beat the naive predictor)"),
-            ("pipeline time", f"{self.seconds:.0f} s ({len(self.cached_components)} of "
-             f"{len(self.cached_components) + len(self.executed_components)} steps from cache)"),
+            (
+                "pipeline time",
+                f"{self.seconds:.0f} s ({len(self.cached_components)} of "
+                f"{len(self.cached_components) + len(self.executed_components)} steps from cache)",
+            ),
         ]
         width = max(len(name) for name, _ in rows)
         lines = [f"  {name:<{width}}  {value}" for name, value in rows]
@@ -75,7 +78,11 @@ def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, sinc
     for execution in store.get_executions():
         if execution.create_time_since_epoch < since_ms:
             continue
-        node = execution.custom_properties["__tfx_node_id__"].string_value if "__tfx_node_id__" in execution.custom_properties else ""
+        node = (
+            execution.custom_properties["__tfx_node_id__"].string_value
+            if "__tfx_node_id__" in execution.custom_properties
+            else ""
+        )
         node = node or store.get_execution_types_by_id([execution.type_id])[0].name.split(".")[-1]
         latest[node] = execution
     for node, execution in sorted(latest.items()):

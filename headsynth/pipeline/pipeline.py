@@ -65,8 +65,8 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
     from headsynth.components.face_model.component import FaceModel
     from headsynth.components.rendering.component import RenderExamples
     from headsynth.components.sampling.component import SampleParameters
-    from headsynth.data_schemas.features import SCHEMA_FILE
     from headsynth.components.training.trainer import TrainSettings
+    from headsynth.data_schemas.features import SCHEMA_FILE
 
     face_model = FaceModel(
         source=config.face_model.source,
@@ -121,6 +121,8 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
         pipeline_root=paths.pipeline_root,
         components=[face_model, parameters, render, schema, statistics, validator, trainer, evaluate, pusher],
         enable_cache=config.pipeline.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            paths.metadata
+        ),
         beam_pipeline_args=list(config.rendering.beam_args),
     )

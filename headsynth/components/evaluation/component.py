@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: TFX parses these annotations at import time.
 
-
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils

@@ -105,9 +105,15 @@ def evaluate_model(saved_model_dir: str, examples_dir: str, output_dir: str, spl
     tf.io.gfile.makedirs(output_dir)
     with atomic_path(os.path.join(output_dir, "errors.npz")) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, net=net_errors, naive=naive_errors, yaw=yaw, index=index, q_true=q_true, q_pred=q_pred)
-    plot_error_violin({"net": net_errors, "naive": naive_errors}, os.path.join(output_dir, "error_violin.png"), scenario)
-    plot_error_vs_yaw({"net": (yaw, net_errors), "naive": (yaw, naive_errors)}, os.path.join(output_dir, "error_vs_yaw.png"))
+            np.savez(
+                f, net=net_errors, naive=naive_errors, yaw=yaw, index=index, q_true=q_true, q_pred=q_pred
+            )
+    plot_error_violin(
+        {"net": net_errors, "naive": naive_errors}, os.path.join(output_dir, "error_violin.png"), scenario
+    )
+    plot_error_vs_yaw(
+        {"net": (yaw, net_errors), "naive": (yaw, naive_errors)}, os.path.join(output_dir, "error_vs_yaw.png")
+    )
     write_text_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=2))
     return metrics
 

@@ -49,7 +49,7 @@ class PcaPart:
     def num_components(self) -> int:
         return int(self.sigma.shape[0])
 
-    def truncated(self, k: int) -> "PcaPart":
+    def truncated(self, k: int) -> PcaPart:
         """Keeps the first k components (k=0 keeps all)."""
         if k == 0:
             return self
@@ -82,7 +82,7 @@ class MorphableModel:
         """Width m of the regression target q (shape then texture)."""
         return self.shape.num_components + self.texture.num_components
 
-    def truncated(self, shape_components: int = 0, texture_components: int = 0) -> "MorphableModel":
+    def truncated(self, shape_components: int = 0, texture_components: int = 0) -> MorphableModel:
         """Returns the model keeping the first k components of each part (0 keeps all).
 
         Raises:
@@ -94,8 +94,7 @@ class MorphableModel:
         ):
             if k < 0 or k > part.num_components:
                 raise ModelFileError(
-                    f"Cannot keep {k} {part_name} components: model {self.name!r} has "
-                    f"{part.num_components}.",
+                    f"Cannot keep {k} {part_name} components: model {self.name!r} has {part.num_components}.",
                     f"Set face_model.{part_name}_components between 1 and {part.num_components} "
                     "(0 keeps all).",
                 )

@@ -123,7 +123,9 @@ class RenderBatchFn(beam.DoFn):
         needs_photos = any(get_scenario(job.scenario_of(s)).uses_photographs() for s in self._counts)
         photos = load_backgrounds(job.backgrounds) if needs_photos else []
         self._renderer = HeadRenderer(model, job.image_size, job.scale, job.antialias, photos)
-        self._parameters = {split: load_split_parameters(job.parameters_path, split) for split in self._counts}
+        self._parameters = {
+            split: load_split_parameters(job.parameters_path, split) for split in self._counts
+        }
         self._scenarios = {split: get_scenario(job.scenario_of(split)) for split in self._counts}
         self._rendered = beam.metrics.Metrics.counter("headsynth", "examples_rendered")
 
@@ -142,7 +144,9 @@ class RenderBatchFn(beam.DoFn):
         for offset, index in enumerate(indices):
             mask = None
             if job.store_mask:
-                mask = encode_image(np.repeat(batch.masks[offset, ..., None] * 255, 3, -1).astype(np.uint8), "png")
+                mask = encode_image(
+                    np.repeat(batch.masks[offset, ..., None] * 255, 3, -1).astype(np.uint8), "png"
+                )
             example = make_example(
                 image=encode_image(batch.images[offset], job.image_format),
                 q=q[offset],
@@ -191,7 +195,9 @@ class WriteShardFn(beam.DoFn):
         items = sorted(items)
         num_shards = self._job.shards_of(split, self._counts[split])
         path = os.path.join(
-            self._output_dir, SPLIT_DIR.format(split=split), SHARD_NAME.format(shard=shard, num_shards=num_shards)
+            self._output_dir,
+            SPLIT_DIR.format(split=split),
+            SHARD_NAME.format(shard=shard, num_shards=num_shards),
         )
         with atomic_path(path) as tmp:
             with tf.io.TFRecordWriter(tmp, options=tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
@@ -212,7 +218,9 @@ def build_render_pipeline(pipeline: beam.Pipeline, job: RenderJob, counts: dict[
     )
 
 
-def run_render_job(job: RenderJob, beam_pipeline: beam.Pipeline | None = None, beam_args: list[str] | None = None) -> dict:
+def run_render_job(
+    job: RenderJob, beam_pipeline: beam.Pipeline | None = None, beam_args: list[str] | None = None
+) -> dict:
     """Renders every example of both splits and writes the Examples layout.
 
     Args:
@@ -266,7 +274,9 @@ def run_render_job(job: RenderJob, beam_pipeline: beam.Pipeline | None = None, b
         "shards": written,
         "contact_sheets": sheets,
     }
-    write_text_atomic(os.path.join(job.output_dir, "render.json"), json.dumps(summary, indent=2, sort_keys=True))
+    write_text_atomic(
+        os.path.join(job.output_dir, "render.json"), json.dumps(summary, indent=2, sort_keys=True)
+    )
     return summary
 
 
@@ -278,12 +288,18 @@ def verify_output(job: RenderJob, counts: dict[str, int]) -> dict[str, list[str]
     for split, count in counts.items():
         num_shards = job.shards_of(split, count)
         paths = [
-            os.path.join(job.output_dir, SPLIT_DIR.format(split=split), SHARD_NAME.format(shard=s, num_shards=num_shards))
+            os.path.join(
+                job.output_dir,
+                SPLIT_DIR.format(split=split),
+                SHARD_NAME.format(shard=s, num_shards=num_shards),
+            )
             for s in range(num_shards)
         ]
         missing = [p for p in paths if not tf.io.gfile.exists(p)]
         if missing:
-            raise RuntimeError(f"Render job finished but {len(missing)} shard(s) are missing, e.g. {missing[0]}.")
+            raise RuntimeError(
+                f"Render job finished but {len(missing)} shard(s) are missing, e.g. {missing[0]}."
+            )
         written[split] = paths
     return written
 
@@ -316,7 +332,9 @@ def write_contact_sheet(output_dir: str, split: str, scenario: str, rows: int = 
         return ""
     blank = np.zeros_like(images[0])
     images += [blank] * (rows * cols - len(images))
-    grid = np.concatenate([np.concatenate(images[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0)
+    grid = np.concatenate(
+        [np.concatenate(images[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0
+    )
     path = os.path.join(output_dir, f"contact_sheet_{scenario}.png")
     with atomic_path(path) as tmp:
         ok, data = cv2.imencode(".png", grid)

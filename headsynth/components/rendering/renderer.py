@@ -79,7 +79,9 @@ class HeadRenderer:
         self._centre = (mean.min(axis=0) + mean.max(axis=0)) / 2.0
         self._triangles = tf.constant(model.triangles, dtype=tf.int32)
         self._landmarks = tf.constant(model.landmarks, dtype=tf.int32)
-        self._render = tf.function(self._render_graph, reduce_retracing=True)
+        # One trace per batch size: tfg's rasteriser loops over a static batch
+        # dimension, so shapes must stay fully known (callers pad with pad_to).
+        self._render = tf.function(self._render_graph)
 
     # The graph -----------------------------------------------------------
 
@@ -156,7 +158,10 @@ class HeadRenderer:
         translation = np.stack(
             [column("shift_x") * half_extent, column("shift_y") * half_extent, -distance], axis=-1
         )
-        azimuth, elevation = np.radians(column("light_azimuth_deg")), np.radians(column("light_elevation_deg"))
+        azimuth, elevation = (
+            np.radians(column("light_azimuth_deg")),
+            np.radians(column("light_elevation_deg")),
+        )
         light_dir = np.stack(
             [np.sin(azimuth) * np.cos(elevation), np.sin(elevation), np.cos(azimuth) * np.cos(elevation)],
             axis=-1,
@@ -173,7 +178,9 @@ class HeadRenderer:
             "ambient": column("ambient")[:, None].astype(np.float32),
         }
 
-    def render(self, q: np.ndarray, factors: list[dict[str, float]], pad_to: int | None = None) -> RenderedBatch:
+    def render(
+        self, q: np.ndarray, factors: list[dict[str, float]], pad_to: int | None = None
+    ) -> RenderedBatch:
         """Renders one batch.
 
         Args:

@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: TFX parses these annotations at import time.
 
-
 import os
 
 from tfx.dsl.component.experimental.decorators import component

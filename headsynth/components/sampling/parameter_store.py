@@ -17,7 +17,9 @@ def save_split_parameters(path: str | os.PathLike, splits: dict[str, np.ndarray]
     arrays = {f"q_{split}": np.asarray(q, np.float32) for split, q in splits.items()}
     for split, q in arrays.items():
         if q.ndim != 2 or not np.all(np.isfinite(q)):
-            raise ParameterError(f"Parameters {split} must be a finite [n, m] array. Received shape {q.shape}.")
+            raise ParameterError(
+                f"Parameters {split} must be a finite [n, m] array. Received shape {q.shape}."
+            )
     arrays.update({f"meta_{key}": np.asarray(value) for key, value in metadata.items()})
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
@@ -29,7 +31,9 @@ def _open(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"Parameter file {path} cannot be read ({error}).", "Rerun SampleParameters.") from None
+        raise DataError(
+            f"Parameter file {path} cannot be read ({error}).", "Rerun SampleParameters."
+        ) from None
 
 
 def load_split_parameters(path: str | os.PathLike, split: str) -> np.ndarray:

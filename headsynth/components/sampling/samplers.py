@@ -86,7 +86,9 @@ def meta_normal(
 ) -> np.ndarray:
     """Thesis "meta": per instance a sigma ~ U(low, high), then q ~ N(0, sigma)."""
     if not 0 < sigma_low <= sigma_high:
-        raise ConfigError(f"meta_normal needs 0 < sigma_low <= sigma_high. Received: {sigma_low}, {sigma_high}.")
+        raise ConfigError(
+            f"meta_normal needs 0 < sigma_low <= sigma_high. Received: {sigma_low}, {sigma_high}."
+        )
     sigmas = rng.uniform(sigma_low, sigma_high, size=(count, 1))
     return rng.normal(0.0, 1.0, size=(count, width)) * sigmas
 

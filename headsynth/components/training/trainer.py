@@ -76,7 +76,9 @@ def decode_images(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
         image = tf.image.resize(tf.cast(image, tf.float32), [image_size, image_size], antialias=True)
         return tf.ensure_shape(image, [image_size, image_size, 3])
 
-    return tf.map_fn(decode_one, encoded, fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32))
+    return tf.map_fn(
+        decode_one, encoded, fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32)
+    )
 
 
 def make_dataset(
@@ -145,8 +147,10 @@ class _LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
         step = int(optimizer.iterations.numpy())
-        lr = float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else float(
-            optimizer.learning_rate
+        lr = (
+            float(optimizer.learning_rate.numpy())
+            if hasattr(optimizer.learning_rate, "numpy")
+            else float(optimizer.learning_rate)
         )
         with self._writer.as_default(step=step):
             tf.summary.scalar("learning_rate", lr)
@@ -184,7 +188,9 @@ def train_regressor(
     train_ds = make_dataset(train_files, m, settings.image_size, settings.batch_size, True, settings.seed)
     eval_ds = make_dataset(eval_files, m, settings.image_size, settings.batch_size, False, settings.seed)
     model = build_regressor(settings, m)
-    model.get_layer("mean_image").mean_image.assign(mean_image(train_ds, batches=max(1, 512 // settings.batch_size)))
+    model.get_layer("mean_image").mean_image.assign(
+        mean_image(train_ds, batches=max(1, 512 // settings.batch_size))
+    )
     model.compile(optimizer=make_optimizer(settings), loss=squared_euclidean_loss)
     _log_hyperparameters_and_images(log_dir, settings, eval_ds)
     steps_per_epoch = min(settings.steps_per_epoch, settings.train_steps)
@@ -192,7 +198,9 @@ def train_regressor(
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=max(1, steps_per_epoch // 10)),
         _LearningRateLogger(log_dir),
-        keras.callbacks.ModelCheckpoint(os.path.join(log_dir, "checkpoints", "latest.weights.h5"), save_weights_only=True),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(log_dir, "checkpoints", "latest.weights.h5"), save_weights_only=True
+        ),
     ]
     history = model.fit(
         train_ds,
@@ -204,6 +212,7 @@ def train_regressor(
         verbose=2,
     )
     export_serving_model(model, face_model, serving_model_dir)
+    model.save(os.path.join(log_dir, "regressor.keras"))  # the Keras model, for fine-tuning and tests
     result = {
         "train_loss": float(history.history["loss"][-1]),
         "val_loss": float(history.history["val_loss"][-1]),

@@ -1,0 +1,91 @@
+import hashlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import decode_png
+
+from headsynth.components.rendering.render_job import RenderJob, read_examples, run_render_job, shard_of
+from headsynth.components.rendering.scenarios import SCENARIOS
+from headsynth.components.sampling.parameter_store import save_split_parameters
+from headsynth.components.sampling.samplers import sample_parameters
+
+
+def _digests(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob("Split-*/*"))
+    }
+
+
+def test_same_bytes_with_one_and_two_workers(tmp_path, small_model):
+    small_model.save_npz(tmp_path / "model.npz")
+    m = small_model.num_parameters
+    save_split_parameters(
+        tmp_path / "params.npz",
+        {
+            "train": sample_parameters("paper_uniform", 64, m, 5),
+            "eval": sample_parameters("paper_uniform", 8, m, 6),
+        },
+    )
+    outputs = {}
+    for workers, args in ((1, []), (2, ["--direct_running_mode=multi_processing", "--direct_num_workers=2"])):
+        job = RenderJob(
+            str(tmp_path / "model.npz"),
+            str(tmp_path / "params.npz"),
+            str(tmp_path / f"w{workers}"),
+            scenario="angle_bg",
+            eval_scenario="all",
+            image_size=32,
+            batch_size=8,
+            num_shards=3,
+        )
+        run_render_job(job, beam_args=args)
+        outputs[workers] = _digests(tmp_path / f"w{workers}")
+    assert len(outputs[1]) == 4  # 3 train shards + 1 eval shard
+    assert outputs[1] == outputs[2]
+    assert not list(tmp_path.glob("w*/Split-*/.*"))  # no temporary files left behind
+
+
+def test_shards_hold_contiguous_balanced_ranges():
+    shards = [shard_of(i, 10, 3) for i in range(10)]
+    assert shards == sorted(shards) and set(shards) == {0, 1, 2}
+    assert max(shards.count(s) for s in range(3)) - min(shards.count(s) for s in range(3)) <= 1
+
+
+def test_examples_store_their_factors_and_show_a_face(rendered_examples):
+    records = read_examples(str(rendered_examples), "train")
+    assert len(records) == 48
+    yaw_low, yaw_high = SCENARIOS["angle"].yaw_deg.bounds()
+    indices = []
+    for record in records:
+        feature = tf.train.Example.FromString(record).features.feature
+        yaw = feature["yaw_deg"].float_list.value[0]
+        assert yaw_low <= yaw <= yaw_high
+        assert feature["scenario"].bytes_list.value[0] == b"angle"
+        indices.append(feature["index"].int64_list.value[0])
+        image = decode_png(feature["image"].bytes_list.value[0])
+        assert image.shape == (32, 32, 3)
+        head = np.abs(image.astype(int) - 128).sum(-1) > 12  # not the gray background
+        assert head.mean() > 0.05
+        assert not head[0].all() and not head[:, 0].all()  # inside the frame
+    assert indices == list(range(48))  # every index once, in order
+
+
+def test_render_summary_and_contact_sheet(rendered_examples):
+    import json
+
+    summary = json.loads((rendered_examples / "render.json").read_text())
+    assert summary["counts"] == {"train": 48, "eval": 16}
+    sheet = rendered_examples / "contact_sheet_angle.png"
+    assert sheet.exists() and sheet.stat().st_size > 1000
+    assert (rendered_examples / "face_model.npz").exists()
+
+
+def test_unknown_scenario_fails_before_rendering(tmp_path, small_model):
+    from headsynth.errors import ConfigError
+
+    job = RenderJob("unused.npz", "unused.npz", str(tmp_path / "out"), scenario="sideways")
+    with pytest.raises(ConfigError, match="Unknown scenario 'sideways'"):
+        run_render_job(job)
+    assert not (tmp_path / "out").exists()

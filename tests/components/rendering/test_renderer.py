@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from headsynth.components.rendering.renderer import HeadRenderer
+from headsynth.components.rendering.scenarios import get_scenario
+
+
+@pytest.fixture(scope="module")
+def renderer(small_model):
+    return HeadRenderer(small_model, 48)
+
+
+def _frontal(yaw=0.0, **overrides):
+    return dict(get_scenario("none").sample(0, "train", 0), yaw_deg=yaw, **overrides)
+
+
+def test_head_is_centred_and_inside_the_frame(renderer, small_model):
+    batch = renderer.render(np.zeros((1, small_model.num_parameters)), [_frontal()])
+    mask = batch.masks[0]
+    assert batch.images.shape == (1, 48, 48, 3) and batch.images.dtype == np.uint8
+    assert 0.15 < mask.mean() < 0.8
+    assert not mask[0].any() and not mask[-1].any() and not mask[:, 0].any() and not mask[:, -1].any()
+    rows, cols = np.nonzero(mask)
+    assert abs(rows.mean() - 24) < 4 and abs(cols.mean() - 24) < 4
+
+
+def test_depth_test_keeps_the_nearest_surface(renderer, small_model):
+    # The visible surface of a frontal head is its face: depth well below the
+    # camera-to-centre distance everywhere on the mask.
+    scene = _frontal()
+    batch = renderer.render(np.zeros((1, small_model.num_parameters)), [scene])
+    depth = batch.depth[0][batch.masks[0]]
+    assert depth.max() < scene["distance_mm"] + 20
+    assert depth.min() < scene["distance_mm"] - 60
+
+
+def test_light_from_the_left_brightens_the_left_half(renderer, small_model):
+    q = np.zeros((2, small_model.num_parameters))
+    batch = renderer.render(q, [_frontal(light_azimuth_deg=-80.0), _frontal(light_azimuth_deg=80.0)])
+    gray = batch.images.astype(float).mean(-1)
+    left, right = gray[:, :, :24].mean(axis=(1, 2)), gray[:, :, 24:].mean(axis=(1, 2))
+    assert left[0] > right[0] and right[1] > left[1]
+
+
+def test_yaw_moves_the_nose_and_landmarks_follow(renderer, small_model):
+    q = np.zeros((2, small_model.num_parameters))
+    batch = renderer.render(q, [_frontal(-40.0), _frontal(40.0)])
+    assert batch.landmarks.shape == (2, len(small_model.landmarks), 2)
+    tip = 30  # iBUG nose tip
+    assert batch.landmarks[0, tip, 0] < 24 < batch.landmarks[1, tip, 0] or (
+        batch.landmarks[1, tip, 0] < 24 < batch.landmarks[0, tip, 0]
+    )
+    assert np.all((batch.landmarks > 0) & (batch.landmarks < 48))
+
+
+def test_parameters_change_the_image_and_rendering_is_deterministic(renderer, small_model):
+    rng = np.random.default_rng(0)
+    q = rng.uniform(-1, 1, (2, small_model.num_parameters))
+    scenes = [_frontal(), _frontal()]
+    first = renderer.render(q, scenes)
+    again = renderer.render(q, scenes, pad_to=8)
+    np.testing.assert_array_equal(first.images, again.images)
+    assert np.abs(first.images[0].astype(int) - first.images[1].astype(int)).mean() > 1.0
+
+
+def test_photograph_backgrounds_fill_the_rest(small_model):
+    from headsynth.components.rendering.backgrounds import load_backgrounds
+
+    renderer = HeadRenderer(small_model, 32, backgrounds=load_backgrounds())
+    scene = get_scenario("angle_bg").sample(0, "train", 3)
+    batch = renderer.render(np.zeros((1, small_model.num_parameters)), [scene])
+    outside = batch.images[0][~batch.masks[0]].astype(float)
+    assert outside.std() > 5  # a photograph, not the flat gray

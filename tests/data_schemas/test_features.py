@@ -1,0 +1,36 @@
+import numpy as np
+import tensorflow as tf
+
+from headsynth.components.rendering.scenarios import FACTOR_NAMES, get_scenario
+from headsynth.data_schemas import features
+
+
+def _example(m=6):
+    factors = get_scenario("all").sample(3, "train", 5)
+    return features.make_example(
+        image=b"\x89PNG fake",
+        q=np.arange(m, dtype=np.float32) / 10,
+        factors=factors,
+        scenario="all",
+        seed=3,
+        index=5,
+        landmarks=np.ones((68, 2), np.float32),
+    ), factors
+
+
+def test_example_round_trips_through_the_feature_spec():
+    serialized, factors = _example()
+    parsed = tf.io.parse_single_example(serialized, features.feature_spec(6, num_landmarks=68))
+    np.testing.assert_allclose(parsed["q"].numpy(), np.arange(6) / 10, rtol=1e-6)
+    assert parsed["scenario"].numpy() == b"all"
+    assert int(parsed["index"]) == 5 and int(parsed["seed"]) == 3
+    for name in FACTOR_NAMES:
+        assert abs(float(parsed[name]) - factors[name]) < 1e-4
+
+
+def test_schema_file_describes_exactly_the_stored_features():
+    serialized, _ = _example()
+    stored = set(tf.train.Example.FromString(serialized).features.feature)
+    schema = {feature.name for feature in features.load_schema().feature}
+    assert stored <= schema
+    assert schema - stored == {features.MASK}  # the only optional feature

@@ -1,0 +1,68 @@
+import dataclasses
+
+import pytest
+
+from headsynth.config import PRESETS, apply_overrides, get_preset
+from headsynth.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_valid_and_named(name):
+    config = apply_overrides(get_preset(name), [])
+    assert config.preset == name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.sampling.num_train = 1  # type: ignore[misc]
+
+
+def test_presets_grow_in_scale():
+    ci, quick, paper = get_preset("ci"), get_preset("quickstart"), get_preset("paper")
+    assert ci.sampling.num_train < quick.sampling.num_train < paper.sampling.num_train
+    assert paper.rendering.image_size == 224
+    assert paper.training.optimizer == "sgd"
+    assert (paper.training.base_learning_rate, paper.training.lr_gamma, paper.training.lr_power) == (
+        1e-4,
+        0.1,
+        0.75,
+    )
+
+
+def test_overrides_parse_each_type():
+    config = apply_overrides(
+        get_preset("ci"),
+        [
+            "training.train_steps=7",
+            "training.base_learning_rate=0.5",
+            "pipeline.enable_cache=false",
+            "rendering.scenario=none",
+            "rendering.beam_args=--direct_num_workers=2,--direct_running_mode=multi_processing",
+        ],
+    )
+    assert config.training.train_steps == 7
+    assert config.training.base_learning_rate == 0.5
+    assert config.pipeline.enable_cache is False
+    assert config.rendering.scenario == "none"
+    assert config.rendering.beam_args == ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
+    assert get_preset("ci").training.train_steps != 7  # presets are not mutated
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("training.nonsense=1", "Unknown --set key 'training.nonsense'"),
+        ("nosection.x=1", "Unknown --set key 'nosection.x'"),
+        ("training.train_steps=ten", "expected int"),
+        ("pipeline.enable_cache=maybe", "expected true or false"),
+        ("training.train_steps", "not of the form"),
+        ("training.train_steps=0", "must be positive"),
+        ("rendering.scenario=sideways", "Unknown rendering.scenario 'sideways'"),
+        ("sampling.sampler=magic", "Unknown sampling.sampler"),
+    ],
+)
+def test_bad_overrides_name_the_problem(override, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+        apply_overrides(get_preset("ci"), [override])
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="Unknown preset 'huge'.*ci, paper, quickstart"):
+        get_preset("huge")
