@@ -22,19 +22,9 @@ def small_model():
 def rendered_examples(tmp_path_factory, small_model):
     """A tiny Examples folder (48 train / 16 eval, 32x32, scenario angle) rendered once per session."""
     from headsynth.components.rendering.render_job import RenderJob, run_render_job
-    from headsynth.components.sampling.parameter_store import save_split_parameters
-    from headsynth.components.sampling.samplers import sample_parameters
 
     root = tmp_path_factory.mktemp("rendered")
-    small_model.save_npz(root / "model.npz")
-    m = small_model.num_parameters
-    save_split_parameters(
-        root / "params.npz",
-        {
-            "train": sample_parameters("paper_uniform", 48, m, 1),
-            "eval": sample_parameters("paper_uniform", 16, m, 2),
-        },
-    )
+    write_model_and_parameters(root, small_model, 48, 16, seed=1)
     job = RenderJob(
         str(root / "model.npz"),
         str(root / "params.npz"),
@@ -45,6 +35,45 @@ def rendered_examples(tmp_path_factory, small_model):
     )
     run_render_job(job)
     return root / "examples"
+
+
+def write_model_and_parameters(root, model, num_train: int, num_eval: int, seed: int = 1) -> None:
+    """Writes `model.npz` and `params.npz` (paper sampling) into `root`."""
+    from headsynth.components.sampling.parameter_store import save_split_parameters
+    from headsynth.components.sampling.samplers import sample_parameters
+
+    model.save_npz(root / "model.npz")
+    m = model.num_parameters
+    save_split_parameters(
+        root / "params.npz",
+        {
+            "train": sample_parameters("paper_uniform", num_train, m, [seed, 0]),
+            "eval": sample_parameters("paper_uniform", num_eval, m, [seed, 1]),
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_regressor(tmp_path_factory, rendered_examples, small_model):
+    """A tiny regressor trained for 12 steps on `rendered_examples`: (folder, result).
+
+    The folder holds `serving/` (the SavedModel) and `logs/` (TensorBoard, regressor.keras).
+    """
+    from headsynth.components.training.trainer import TrainSettings, train_regressor
+
+    out = tmp_path_factory.mktemp("trained")
+    settings = TrainSettings(
+        batch_size=8, train_steps=12, eval_steps=2, steps_per_epoch=6, image_size=32, backbone="tiny_cnn"
+    )
+    result = train_regressor(
+        str(rendered_examples / "Split-train" / "*"),
+        str(rendered_examples / "Split-eval" / "*"),
+        small_model,
+        settings,
+        str(out / "serving"),
+        str(out / "logs"),
+    )
+    return out, result
 
 
 def decode_png(data: bytes) -> np.ndarray:

@@ -15,27 +15,16 @@ import numpy as np
 import tensorflow as tf
 
 from headsynth.components.face_model.morphable_model import MorphableModel, load_npz
+from headsynth.config import TrainingConfig
 from headsynth.data_schemas import features
 from headsynth.models.backbones import build_backbone
 from headsynth.models.regressor import ParameterRegressor, squared_euclidean_loss
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    """Plain training hyperparameters (the Trainer's custom_config)."""
+class TrainSettings(TrainingConfig):
+    """The training section of the config plus the input size: the Trainer's custom_config."""
 
-    backbone: str = "small_cnn"
-    head: str = "linear"
-    optimizer: str = "adam"
-    base_learning_rate: float = 1e-3
-    lr_gamma: float = 1e-4
-    lr_power: float = 0.75
-    momentum: float = 0.9
-    batch_size: int = 32
-    train_steps: int = 1000
-    eval_steps: int = 10
-    steps_per_epoch: int = 250
-    seed: int = 0
     image_size: int = 64
 
     @classmethod

@@ -3,12 +3,10 @@ import hashlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import decode_png
+from conftest import decode_png, write_model_and_parameters
 
 from headsynth.components.rendering.render_job import RenderJob, read_examples, run_render_job, shard_of
 from headsynth.components.rendering.scenarios import SCENARIOS
-from headsynth.components.sampling.parameter_store import save_split_parameters
-from headsynth.components.sampling.samplers import sample_parameters
 
 
 def _digests(folder):
@@ -19,15 +17,7 @@ def _digests(folder):
 
 
 def test_same_bytes_with_one_and_two_workers(tmp_path, small_model):
-    small_model.save_npz(tmp_path / "model.npz")
-    m = small_model.num_parameters
-    save_split_parameters(
-        tmp_path / "params.npz",
-        {
-            "train": sample_parameters("paper_uniform", 64, m, 5),
-            "eval": sample_parameters("paper_uniform", 8, m, 6),
-        },
-    )
+    write_model_and_parameters(tmp_path, small_model, 64, 8, seed=5)
     outputs = {}
     for workers, args in ((1, []), (2, ["--direct_running_mode=multi_processing", "--direct_num_workers=2"])):
         job = RenderJob(

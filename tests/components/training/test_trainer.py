@@ -12,7 +12,6 @@ from headsynth.components.training.trainer import (
     TrainSettings,
     build_regressor,
     make_dataset,
-    train_regressor,
 )
 from headsynth.models.regressor import squared_euclidean_loss
 
@@ -47,25 +46,8 @@ def test_dataset_yields_decoded_images_and_q(rendered_examples, small_model):
     assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255.0
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, rendered_examples, small_model):
-    out = tmp_path_factory.mktemp("trained")
-    settings = TrainSettings(
-        batch_size=8, train_steps=12, eval_steps=2, steps_per_epoch=6, image_size=32, backbone="tiny_cnn"
-    )
-    result = train_regressor(
-        str(rendered_examples / "Split-train" / "*"),
-        str(rendered_examples / "Split-eval" / "*"),
-        small_model,
-        settings,
-        str(out / "serving"),
-        str(out / "logs"),
-    )
-    return out, result
-
-
-def test_training_writes_tensorboard_logs_and_result(trained):
-    out, result = trained
+def test_training_writes_tensorboard_logs_and_result(trained_regressor):
+    out, result = trained_regressor
     assert result["train_steps"] == 12
     assert np.isfinite(result["train_loss"])
     events = list((out / "logs").rglob("events.out.tfevents.*"))
@@ -73,8 +55,10 @@ def test_training_writes_tensorboard_logs_and_result(trained):
     assert json.loads((out / "logs" / "training_result.json").read_text())["train_steps"] == 12
 
 
-def test_serving_signature_matches_predict_on_rest_shaped_request(trained, rendered_examples, small_model):
-    out, _ = trained
+def test_serving_signature_matches_predict_on_rest_shaped_request(
+    trained_regressor, rendered_examples, small_model
+):
+    out, _ = trained_regressor
     loaded = tf.saved_model.load(str(out / "serving"))
     assert set(loaded.signatures) == {"serving_default", "serving_examples"}
     records = read_examples(str(rendered_examples), "eval", 3)
