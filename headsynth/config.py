@@ -148,14 +148,14 @@ class HeadsynthConfig:
 
 
 def ci_preset() -> HeadsynthConfig:
-    """Tiny: the whole pipeline in well under a minute of compute."""
+    """Tiny: the whole pipeline in about half a minute, still beating the naive predictor."""
     return HeadsynthConfig(
         preset="ci",
         face_model=FaceModelConfig(shape_components=4, texture_components=4),
-        sampling=SamplingConfig(num_train=48, num_eval=16),
-        rendering=RenderConfig(scenario="angle", image_size=32, batch_size=16, num_shards=2),
+        sampling=SamplingConfig(num_train=256, num_eval=64),
+        rendering=RenderConfig(scenario="angle", image_size=32, batch_size=32, num_shards=2),
         training=TrainingConfig(
-            batch_size=8, train_steps=12, eval_steps=2, steps_per_epoch=6, base_learning_rate=1e-3
+            backbone="tiny_cnn", batch_size=16, train_steps=200, eval_steps=4, steps_per_epoch=50
         ),
     )
 

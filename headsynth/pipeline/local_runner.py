@@ -37,7 +37,7 @@ class RunSummary:
             ("model pushed", "yes" if self.blessed else "no (did not beat the naive predictor)"),
             (
                 "pipeline time",
-                f"{self.seconds:.0f} s ({len(self.cached_components)} of "
+                f"{self.seconds:.1f} s ({len(self.cached_components)} of "
                 f"{len(self.cached_components) + len(self.executed_components)} steps from cache)",
             ),
         ]

@@ -27,7 +27,6 @@ COMPONENTS = {
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("e2e") / "run"
-    # Enough steps on the tiny data for the net to beat the naive predictor.
     config = apply_overrides(get_preset("ci"), [])
     first = run_local(config, str(out))
     second = run_local(config, str(out))
@@ -67,14 +66,14 @@ def test_second_run_is_served_from_cache(two_runs):
         len(states) == 2 and states[1] == metadata_store_pb2.Execution.CACHED
         for states in _executions(out).values()
     )
-    assert second.seconds < first.seconds
+    assert second.seconds <= 0.2 * first.seconds  # the bar for a cached rerun
     assert second.net_error == first.net_error  # the same artifacts
 
 
 def test_artifacts_on_disk(two_runs):
     out, first, _ = two_runs
-    assert first.examples == {"train": 48, "eval": 16}
-    assert first.train_steps == 12
+    assert first.examples == {"train": 256, "eval": 64}
+    assert first.train_steps == 200
     root = out / "pipeline_root"
     examples = next((root / "RenderExamples" / "examples").iterdir())
     assert sorted(p.name for p in examples.glob("Split-*")) == ["Split-eval", "Split-train"]
@@ -93,17 +92,18 @@ def test_artifacts_on_disk(two_runs):
     metrics = json.loads(
         next((root / "Evaluate" / "evaluation").iterdir()).joinpath("metrics.json").read_text()
     )
-    assert metrics["net"]["count"] == 16
+    assert metrics["net"]["count"] == 64
     assert metrics["naive"]["mean"] == pytest.approx(first.naive_error)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["examples"] == {"train": 48, "eval": 16}
+    assert summary["examples"] == {"train": 256, "eval": 64}
 
 
-def test_pusher_follows_the_blessing(two_runs):
+def test_net_beats_naive_and_is_pushed_for_tf_serving(two_runs):
     out, first, _ = two_runs
+    assert first.net_error < first.naive_error
+    assert first.blessed
     pushed = list((out / "serving" / "headsynth").glob("*/saved_model.pb"))
-    if first.blessed:
-        assert len(pushed) == 1 and "serving model" in first.paths
-        assert os.path.dirname(pushed[0]) == first.paths["serving model"].rstrip("/")
-    else:
-        assert pushed == []
+    assert len(pushed) == 1
+    version = pushed[0].parent
+    assert version.name.isdigit()  # TF Serving's <model_base_path>/<version>/ layout
+    assert os.path.samefile(version, first.paths["serving model"])
