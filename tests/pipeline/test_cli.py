@@ -54,3 +54,24 @@ def test_missing_rasterizer_op_names_the_fix(tmp_path):
 def test_show_config_prints_resolved_values(capsys):
     assert main(["run", "--preset", "ci", "--set", "training.train_steps=3", "--show-config"]) == 0
     assert '"train_steps": 3' in capsys.readouterr().out
+
+
+def test_tensorboard_command_points_at_the_run(tmp_path):
+    from headsynth.errors import ConfigError
+    from headsynth.pipeline.tensorboard_command import tensorboard_argv
+
+    (tmp_path / "pipeline_root").mkdir()
+    argv = tensorboard_argv(str(tmp_path), 6007)
+    assert argv[1:3] == ["-m", "tensorboard.main"]
+    assert argv[argv.index("--logdir") + 1] == str(tmp_path / "pipeline_root")
+    with pytest.raises(ConfigError, match="does not exist"):
+        tensorboard_argv(str(tmp_path / "missing"), 6006)
+
+
+def test_every_registered_command_has_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("run", "model", "tensorboard"):
+        assert name in out
