@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from headsynth.errors import ConfigError
@@ -65,6 +67,12 @@ class RenderConfig:
             any example, only how they are grouped in files).
         image_format: "png" (lossless) or "jpeg".
         beam_args: Beam pipeline options passed through unchanged.
+        backgrounds: "builtin" (scikit-image's photographs) or a folder of
+            photographs, for scenarios with photo backgrounds.
+        antialias: supersampling factor (1 = off, 2 = 4 samples per pixel).
+        store_mask: store each example's head mask (PNG).
+        store_depth: store each example's depth map (16-bit PNG, mm).
+        store_landmarks: store each example's projected 2D landmarks.
     """
 
     scenario: str = "angle"
@@ -74,6 +82,11 @@ class RenderConfig:
     num_shards: int = 2
     image_format: str = "png"
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    backgrounds: str = "builtin"
+    antialias: int = 1
+    store_mask: bool = False
+    store_depth: bool = False
+    store_landmarks: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,22 @@ class TrainingConfig:
         eval_steps: validation steps run at the end of training.
         steps_per_epoch: steps between validation and checkpoint passes.
         seed: seed for weight init and shuffling.
+        stem_weights: the backbone's initial weights: "" (random), "imagenet"
+            (through Keras, for backbones Keras ships: resnet50), or a file
+            path (`.weights.h5`, a legacy Keras `.h5` read by layer name, or a
+            torchvision state dict as `.npz`; see `models/pretrained.py`).
+        stem_mode: "trained" (the whole network trains), "frozen" (only the
+            head trains; the thesis), or "from_block" (the stem trains from
+            block `stem_train_from_block` on).
+        stem_train_from_block: first trained block with stem_mode
+            "from_block"; block 0 is the input stem (conv1), 1 the first
+            residual block (conv2_block1) or stage.
+        cache_stem_features: with a frozen stem, compute its features once
+            per example and train the head on the cached features.
+        distribution: tf.distribute strategy: "default" (none), "mirrored"
+            (all local GPUs) or "one_device" (the first GPU, else the CPU).
+        log_renders: eval examples whose input, predicted and true renders
+            go to TensorBoard at the end of training (0: none).
     """
 
     backbone: str = "small_cnn"
@@ -107,6 +136,12 @@ class TrainingConfig:
     eval_steps: int = 10
     steps_per_epoch: int = 250
     seed: int = 0
+    stem_weights: str = ""
+    stem_mode: str = "trained"
+    stem_train_from_block: int = 1
+    cache_stem_features: bool = False
+    distribution: str = "default"
+    log_renders: int = 4
 
 
 @dataclass(frozen=True)
@@ -321,23 +356,42 @@ def validate(config: HeadsynthConfig) -> None:
         raise ConfigError(
             f"rendering.image_size must be at least 16. Received: {config.rendering.image_size}."
         )
+    if not 1 <= config.rendering.antialias <= 4:
+        raise ConfigError(f"rendering.antialias must be 1..4. Received: {config.rendering.antialias}.")
+    if config.rendering.backgrounds != "builtin" and not Path(config.rendering.backgrounds).is_dir():
+        raise ConfigError(
+            f"Background folder {config.rendering.backgrounds} does not exist.",
+            "Set rendering.backgrounds to a folder of photographs, or to builtin.",
+        )
     if config.rendering.image_format not in ("png", "jpeg"):
         raise ConfigError(
             f"rendering.image_format must be png or jpeg. Received: {config.rendering.image_format!r}."
         )
     # Imported here: these registries live beside the code they name.
-    from headsynth.components.rendering.scenarios import SCENARIOS
+    from headsynth.components.rendering.scenarios import SCENARIOS, get_scenario
     from headsynth.components.sampling.samplers import SAMPLERS
     from headsynth.models.backbones import BACKBONES
 
+    for key in ("rendering.scenario", "rendering.eval_scenario"):
+        name = getattr(config.rendering, key.split(".")[1])
+        if name.endswith(".json"):
+            get_scenario(name)  # raises ConfigError naming what is wrong with the file
     for key, value, known in (
-        ("rendering.scenario", config.rendering.scenario, SCENARIOS),
         ("sampling.sampler", config.sampling.sampler, SAMPLERS),
         ("training.backbone", config.training.backbone, BACKBONES),
     ):
         if value not in known:
             raise ConfigError(f"Unknown {key} {value!r}.", f"Choose one of: {', '.join(sorted(known))}.")
-    if config.rendering.eval_scenario and config.rendering.eval_scenario not in SCENARIOS:
+    if config.rendering.scenario not in SCENARIOS and not config.rendering.scenario.endswith(".json"):
+        raise ConfigError(
+            f"Unknown rendering.scenario {config.rendering.scenario!r}.",
+            f"Choose one of: {', '.join(SCENARIOS)}, or a .json scenario file.",
+        )
+    if (
+        config.rendering.eval_scenario
+        and config.rendering.eval_scenario not in SCENARIOS
+        and not config.rendering.eval_scenario.endswith(".json")
+    ):
         raise ConfigError(
             f"Unknown rendering.eval_scenario {config.rendering.eval_scenario!r}.",
             f"Choose one of: {', '.join(sorted(SCENARIOS))}.",
@@ -346,3 +400,38 @@ def validate(config: HeadsynthConfig) -> None:
         raise ConfigError(f"training.head must be linear or mlp. Received: {config.training.head!r}.")
     if config.training.optimizer not in ("sgd", "adam"):
         raise ConfigError(f"training.optimizer must be sgd or adam. Received: {config.training.optimizer!r}.")
+    validate_training(config.training)
+
+
+def validate_training(training: TrainingConfig) -> None:
+    """Checks the stem, distribution and logging fields of the training section."""
+    if training.stem_mode not in ("trained", "frozen", "from_block"):
+        raise ConfigError(
+            f"training.stem_mode must be trained, frozen or from_block. Received: {training.stem_mode!r}."
+        )
+    if training.stem_train_from_block < 1:
+        raise ConfigError(
+            f"training.stem_train_from_block must be >= 1 (block 0 is the input stem). "
+            f"Received: {training.stem_train_from_block}.",
+            "Use stem_mode=trained to train the whole stem.",
+        )
+    if training.cache_stem_features and training.stem_mode != "frozen":
+        raise ConfigError(
+            f"training.cache_stem_features needs training.stem_mode=frozen. Received: {training.stem_mode!r}.",
+            "Set --set training.stem_mode=frozen, or --set training.cache_stem_features=false.",
+        )
+    if training.distribution not in ("default", "mirrored", "one_device"):
+        raise ConfigError(
+            f"training.distribution must be default, mirrored or one_device. Received: {training.distribution!r}."
+        )
+    if training.log_renders < 0:
+        raise ConfigError(f"training.log_renders must be >= 0. Received: {training.log_renders}.")
+    weights = training.stem_weights
+    if weights not in ("", "imagenet"):
+        if not weights.endswith((".weights.h5", ".h5", ".hdf5", ".npz")):
+            raise ConfigError(
+                f"training.stem_weights must be empty, imagenet, or a .weights.h5/.h5/.hdf5/.npz file. "
+                f"Received: {weights!r}."
+            )
+        if "://" not in weights and not os.path.exists(weights):
+            raise ConfigError(f"training.stem_weights file {weights!r} does not exist.")

@@ -21,6 +21,10 @@ IMAGE = "image"
 PARAMETERS = "q"
 LANDMARKS = "landmarks_2d"
 MASK = "mask"
+DEPTH = "depth"
+SH_LIGHT = "sh_light"
+EXPRESSION = "expression"
+OPTIONAL = (MASK, DEPTH, LANDMARKS, EXPRESSION)
 SCENARIO = "scenario"
 SEED = "seed"
 INDEX = "index"
@@ -46,18 +50,27 @@ def make_example(
     scenario: str,
     seed: int,
     index: int,
-    landmarks: np.ndarray,
+    landmarks: np.ndarray | None = None,
     mask: bytes | None = None,
+    depth: bytes | None = None,
+    sh_light: np.ndarray | None = None,
+    expression: np.ndarray | None = None,
 ) -> bytes:
-    """Serializes one rendered example."""
+    """Serializes one rendered example (optional parts are left out when None)."""
     feature = {
         IMAGE: _bytes(image),
         PARAMETERS: _float(q),
-        LANDMARKS: _float(landmarks),
         SCENARIO: _bytes(scenario.encode()),
         SEED: _int([seed]),
         INDEX: _int([index]),
+        SH_LIGHT: _float(np.zeros((9, 3)) if sh_light is None else sh_light),
     }
+    if landmarks is not None:
+        feature[LANDMARKS] = _float(landmarks)
+    if depth is not None:
+        feature[DEPTH] = _bytes(depth)
+    if expression is not None and np.size(expression):
+        feature[EXPRESSION] = _float(expression)
     for name in FACTORS:
         feature[name] = _float([factors[name]])
     if mask is not None:
@@ -66,13 +79,14 @@ def make_example(
 
 
 def feature_spec(num_parameters: int, num_landmarks: int | None = None) -> dict[str, tf.io.FixedLenFeature]:
-    """Parsing spec for `tf.io.parse_example` (the mask is optional and left out)."""
+    """Parsing spec for `tf.io.parse_example` (optional image-like parts are left out)."""
     spec = {
         IMAGE: tf.io.FixedLenFeature([], tf.string),
         PARAMETERS: tf.io.FixedLenFeature([num_parameters], tf.float32),
         SCENARIO: tf.io.FixedLenFeature([], tf.string),
         SEED: tf.io.FixedLenFeature([], tf.int64),
         INDEX: tf.io.FixedLenFeature([], tf.int64),
+        SH_LIGHT: tf.io.FixedLenFeature([27], tf.float32),
     }
     if num_landmarks is not None:
         spec[LANDMARKS] = tf.io.FixedLenFeature([2 * num_landmarks], tf.float32)

@@ -92,6 +92,11 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
         seed=config.sampling.seed,
         scale=config.sampling.scale,
         image_format=config.rendering.image_format,
+        backgrounds=config.rendering.backgrounds,
+        antialias=config.rendering.antialias,
+        store_mask=int(config.rendering.store_mask),
+        store_depth=int(config.rendering.store_depth),
+        store_landmarks=int(config.rendering.store_landmarks),
     )
     schema = tfx.components.ImportSchemaGen(schema_file=str(SCHEMA_FILE))
     statistics = tfx.components.StatisticsGen(examples=render.outputs["examples"])

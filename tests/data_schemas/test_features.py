@@ -33,4 +33,5 @@ def test_schema_file_describes_exactly_the_stored_features():
     stored = set(tf.train.Example.FromString(serialized).features.feature)
     schema = {feature.name for feature in features.load_schema().feature}
     assert stored <= schema
-    assert schema - stored == {features.MASK}  # the only optional feature
+    assert schema - stored == {features.MASK, features.DEPTH, features.EXPRESSION}  # optional parts
+    assert set(features.OPTIONAL) - {features.LANDMARKS} == schema - stored

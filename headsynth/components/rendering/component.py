@@ -30,6 +30,10 @@ def RenderExamples(
     scale: Parameter[float] = 1.6,
     image_format: Parameter[str] = "png",
     backgrounds: Parameter[str] = "builtin",
+    antialias: Parameter[int] = 1,
+    store_mask: Parameter[int] = 0,
+    store_depth: Parameter[int] = 0,
+    store_landmarks: Parameter[int] = 1,
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
     """Renders train and eval examples to gzipped TFRecord shards (Split-train, Split-eval)."""
@@ -46,6 +50,10 @@ def RenderExamples(
         scale=scale,
         image_format=image_format,
         backgrounds=backgrounds,
+        antialias=antialias,
+        store_mask=bool(store_mask),
+        store_depth=bool(store_depth),
+        store_landmarks=bool(store_landmarks),
     )
     report("RenderExamples", f"rendering scenario {scenario!r} at {image_size}x{image_size}")
     summary = run_render_job(job, beam_pipeline=beam_pipeline)

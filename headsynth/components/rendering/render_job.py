@@ -49,6 +49,8 @@ class RenderJob:
         antialias: supersampling factor.
         backgrounds: "builtin" or a folder of photographs.
         store_mask: also store the head mask as a PNG per example.
+        store_depth: also store the depth map (16-bit PNG, millimetres) per example.
+        store_landmarks: store the projected 2D landmarks per example.
     """
 
     model_path: str
@@ -65,6 +67,8 @@ class RenderJob:
     antialias: int = 1
     backgrounds: str = "builtin"
     store_mask: bool = False
+    store_depth: bool = False
+    store_landmarks: bool = True
 
     def scenario_of(self, split: str) -> str:
         return self.scenario if split == "train" else self.eval_scenario
@@ -130,6 +134,7 @@ class RenderBatchFn(beam.DoFn):
         self._rendered = beam.metrics.Metrics.counter("headsynth", "examples_rendered")
 
     def process(self, item: tuple[str, int, int]):
+        from headsynth.components.rendering.scenarios import sample_lighting_and_expression
         from headsynth.data_schemas.features import make_example
 
         split, start, stop = item
@@ -137,16 +142,21 @@ class RenderBatchFn(beam.DoFn):
         indices = range(start, stop)
         scenario = self._scenarios[split]
         factors = [scenario.sample(job.seed, split, i) for i in indices]
+        expression_part = self._renderer.model.expression
+        num_expression = expression_part.num_components if expression_part is not None else 0
+        extras = [
+            sample_lighting_and_expression(f, job.seed, split, i, num_expression)
+            for f, i in zip(factors, indices, strict=True)
+        ]
+        sh_light = np.stack([sh for sh, _ in extras])
+        expression = np.stack([e for _, e in extras]) if num_expression else None
         q = self._parameters[split][start:stop]
-        batch = self._renderer.render(q, factors, pad_to=job.batch_size)
+        batch = self._renderer.render(
+            q, factors, pad_to=job.batch_size, sh_light=sh_light, expression=expression
+        )
         count = self._counts[split]
         num_shards = job.shards_of(split, count)
         for offset, index in enumerate(indices):
-            mask = None
-            if job.store_mask:
-                mask = encode_image(
-                    np.repeat(batch.masks[offset, ..., None] * 255, 3, -1).astype(np.uint8), "png"
-                )
             example = make_example(
                 image=encode_image(batch.images[offset], job.image_format),
                 q=q[offset],
@@ -154,12 +164,29 @@ class RenderBatchFn(beam.DoFn):
                 scenario=scenario.name,
                 seed=job.seed,
                 index=index,
-                landmarks=batch.landmarks[offset],
-                mask=mask,
+                landmarks=batch.landmarks[offset] if job.store_landmarks else None,
+                mask=encode_mask(batch.masks[offset]) if job.store_mask else None,
+                depth=encode_depth(batch.depth[offset]) if job.store_depth else None,
+                sh_light=sh_light[offset],
+                expression=expression[offset] if expression is not None else None,
             )
             yield (split, shard_of(index, count, num_shards)), (index, example)
         self._rendered.inc(len(indices))
         _progress(stop - start)
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """`[H, W]` bool -> 8-bit PNG (255 = head)."""
+    import cv2
+
+    return cv2.imencode(".png", (mask.astype(np.uint8) * 255))[1].tobytes()
+
+
+def encode_depth(depth: np.ndarray) -> bytes:
+    """`[H, W]` float mm -> 16-bit PNG in millimetres (0 = background)."""
+    import cv2
+
+    return cv2.imencode(".png", np.clip(np.rint(depth), 0, 65535).astype(np.uint16))[1].tobytes()
 
 
 _PROGRESS = {}

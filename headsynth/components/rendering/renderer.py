@@ -27,6 +27,60 @@ from headsynth.components.rendering.backgrounds import crop_background
 
 SENSOR_MM = 36.0  # 35 mm-equivalent: focal length -> field of view
 GRAY = 0.5
+# Lambertian convolution weights of SH bands 0, 1, 2 (Ramamoorthi & Hanrahan 2001).
+SH_BAND_WEIGHTS = np.array([np.pi] + [2 * np.pi / 3] * 3 + [np.pi / 4] * 5, np.float32)
+HAIR_DARK = np.array([0.07, 0.05, 0.04], np.float32)
+HAIR_FAIR = np.array([0.62, 0.48, 0.28], np.float32)
+SCALP_HAIR_THICKNESS_MM = 7.0
+
+
+def sh_basis(directions):
+    """Real spherical harmonics of bands 0-2 at unit `[..., 3]` directions -> `[..., 9]`.
+
+    Closed form of tensorflow-graphics' `math.spherical_harmonics.evaluate_spherical_harmonics`
+    (same order, normalisation and Condon-Shortley signs; z is the polar axis),
+    checked against it in the tests; the closed form avoids tfg's per-sample
+    Legendre loops over every vertex.
+    """
+    x, y, z = directions[..., 0], directions[..., 1], directions[..., 2]
+    return tf.stack(
+        [
+            0.282095 * tf.ones_like(x),
+            -0.488603 * y,
+            0.488603 * z,
+            -0.488603 * x,
+            1.092548 * x * y,
+            -1.092548 * y * z,
+            0.315392 * (3.0 * z * z - 1.0),
+            -1.092548 * x * z,
+            0.546274 * (x * x - y * y),
+        ],
+        axis=-1,
+    )
+
+
+def hair_regions(model: MorphableModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft per-vertex weights of the scalp-hair and facial-hair regions, and outward directions.
+
+    Found geometrically on the mean shape (y up, face along +z), so they work
+    for any model in that orientation: the scalp is the top and back of the
+    head above the ears; facial hair covers the lower face below the nose.
+    """
+    mean = model.shape.mean.reshape(-1, 3).astype(np.float64)
+    centre = (mean.min(axis=0) + mean.max(axis=0)) / 2.0
+    half = np.maximum((mean.max(axis=0) - mean.min(axis=0)) / 2.0, 1e-6)
+    x, y, z = ((mean - centre) / half).T
+
+    def ramp(value, start, end):
+        return np.clip((value - start) / (end - start), 0.0, 1.0)
+
+    front = ramp(z, 0.35, 0.6)  # the face itself
+    top, back = ramp(y, 0.25, 0.45), ramp(-z, -0.1, 0.2) * ramp(y, -0.35, -0.1)
+    # Keep the hairline above the brows: on the face only the top of the forehead gets hair.
+    scalp = np.maximum(top, back) * (1.0 - front * (1.0 - ramp(y, 0.45, 0.6)))
+    beard = ramp(-y, 0.3, 0.45) * ramp(z, 0.05, 0.3) * (1.0 - ramp(np.abs(x), 0.75, 0.9))
+    outward = (mean - centre) / np.maximum(np.linalg.norm(mean - centre, axis=1, keepdims=True), 1e-6)
+    return scalp.astype(np.float32), beard.astype(np.float32), outward.astype(np.float32)
 
 
 @dataclass
@@ -77,6 +131,7 @@ class HeadRenderer:
         self.backgrounds = backgrounds or []
         mean = model.shape.mean.reshape(-1, 3)
         self._centre = (mean.min(axis=0) + mean.max(axis=0)) / 2.0
+        self._scalp, self._beard, self._outward = hair_regions(model)
         self._triangles = tf.constant(model.triangles, dtype=tf.int32)
         self._landmarks = tf.constant(model.landmarks, dtype=tf.int32)
         # One trace per batch size: tfg's rasteriser loops over a static batch
@@ -85,7 +140,9 @@ class HeadRenderer:
 
     # The graph -----------------------------------------------------------
 
-    def _render_graph(self, vertices, albedo, angles, translation, fov, light_dir, light_rgb, ambient):
+    def _render_graph(
+        self, vertices, albedo, angles, translation, fov, light_dir, light_rgb, ambient, sh_light
+    ):
         from tensorflow_graphics.geometry.representation.mesh import normals as mesh_normals
         from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
         from tensorflow_graphics.rendering import rasterization_backend
@@ -103,7 +160,13 @@ class HeadRenderer:
         to_camera = tf.math.l2_normalize(-camera_space, axis=-1)
         brdf = lambertian.brdf(-to_light, to_camera, normals, albedo)
         cosine = tf.maximum(tf.reduce_sum(normals * to_light, axis=-1, keepdims=True), 0.0)
-        shaded = math.pi * brdf * cosine * light_rgb[:, None, :] + ambient[:, :, None] * albedo
+        # Spherical-harmonics light: irradiance E(n) = sum_lm A_l L_lm Y_lm(n), reflected as albedo/pi * E.
+        irradiance = tf.einsum("bvk,k,bkc->bvc", sh_basis(normals), SH_BAND_WEIGHTS, sh_light)
+        shaded = (
+            math.pi * brdf * cosine * light_rgb[:, None, :]
+            + ambient[:, :, None] * albedo
+            + albedo / math.pi * tf.maximum(irradiance, 0.0)
+        )
         shaded = tf.clip_by_value(shaded, 0.0, 1.0)
 
         size = self.image_size * self.antialias
@@ -179,7 +242,12 @@ class HeadRenderer:
         }
 
     def render(
-        self, q: np.ndarray, factors: list[dict[str, float]], pad_to: int | None = None
+        self,
+        q: np.ndarray,
+        factors: list[dict[str, float]],
+        pad_to: int | None = None,
+        sh_light: np.ndarray | None = None,
+        expression: np.ndarray | None = None,
     ) -> RenderedBatch:
         """Renders one batch.
 
@@ -187,6 +255,8 @@ class HeadRenderer:
             q: `[B, m]` unscaled parameters.
             factors: B dicts of scene factors (see `scenarios.Scenario.sample`).
             pad_to: pad the batch to this size so the graph is traced once.
+            sh_light: `[B, 9, 3]` spherical-harmonics light coefficients (None: no SH light).
+            expression: `[B, k]` expression coefficients in sigma units (None: neutral).
 
         Returns:
             The rendered batch (padding removed).
@@ -195,13 +265,26 @@ class HeadRenderer:
         count = len(q)
         if count != len(factors):
             raise ValueError(f"Got {count} parameter vectors but {len(factors)} scenes.")
+        if sh_light is None:
+            sh_light = np.zeros((count, 9, 3), np.float32)
         if pad_to and count < pad_to:
-            q = np.concatenate([q, np.repeat(q[-1:], pad_to - count, axis=0)])
-            factors = list(factors) + [factors[-1]] * (pad_to - count)
+            extra = pad_to - count
+            q = np.concatenate([q, np.repeat(q[-1:], extra, axis=0)])
+            factors = list(factors) + [factors[-1]] * extra
+            sh_light = np.concatenate([sh_light, np.repeat(sh_light[-1:], extra, axis=0)])
+            if expression is not None:
+                expression = np.concatenate([expression, np.repeat(expression[-1:], extra, axis=0)])
         vertices = self.model.vertices(q, self.scale) - self._centre.astype(np.float32)
+        if expression is not None and self.model.expression is not None:
+            part = self.model.expression
+            offsets = (np.asarray(expression, np.float32) * part.sigma) @ part.basis.T
+            vertices = vertices + offsets.reshape(vertices.shape)
         albedo = self.model.colors(q, self.scale)
+        vertices, albedo = self.add_hair(vertices, albedo, factors)
         scene = self.scene_tensors(factors)
-        rgb, depth, mask, landmarks = self._render(vertices, albedo, **scene)
+        rgb, depth, mask, landmarks = self._render(
+            vertices, albedo, sh_light=np.asarray(sh_light, np.float32), **scene
+        )
         rgb, depth, mask = rgb.numpy()[:count], depth.numpy()[:count], mask.numpy()[:count]
         images = np.empty((count, self.image_size, self.image_size, 3), dtype=np.uint8)
         for i in range(count):
@@ -214,6 +297,26 @@ class HeadRenderer:
             depth=depth.astype(np.float32),
             landmarks=landmarks.numpy()[:count].astype(np.float32),
         )
+
+    def add_hair(
+        self, vertices: np.ndarray, albedo: np.ndarray, factors: list[dict[str, float]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Paints the scalp/facial-hair proxies of scenes that switch them on.
+
+        Scalp hair also gets volume: scalp vertices move outward by a few mm.
+        """
+        scalp_on = np.array([f.get("scalp_hair", 0.0) >= 0.5 for f in factors])
+        beard_on = np.array([f.get("facial_hair", 0.0) >= 0.5 for f in factors])
+        if not (scalp_on.any() or beard_on.any()):
+            return vertices, albedo
+        tone = np.array([f.get("hair_tone", 0.0) for f in factors], np.float32)[:, None, None]
+        hair_rgb = HAIR_DARK * (1.0 - tone) + HAIR_FAIR * tone  # [B, 1, 3]
+        scalp = scalp_on[:, None, None] * self._scalp[None, :, None]
+        beard = beard_on[:, None, None] * self._beard[None, :, None] * 0.85
+        weight = np.maximum(scalp, beard).astype(np.float32)
+        albedo = albedo * (1.0 - weight) + hair_rgb * weight
+        vertices = vertices + SCALP_HAIR_THICKNESS_MM * scalp * self._outward[None]
+        return vertices.astype(np.float32), albedo.astype(np.float32)
 
     def background(self, factors: dict[str, float]) -> np.ndarray:
         """`[H, W, 3]` float background of one example."""

@@ -32,29 +32,41 @@ class Factor:
 
     Attributes:
         kind: "constant" (value a), "uniform" (a..b), "normal" (mean a, std b),
-            or "bernoulli" (1 with probability a, else 0).
+            "bernoulli" (1 with probability a, else 0), or "mixture" (one of
+            `components`, picked with probability proportional to its weight).
         a: first parameter.
         b: second parameter.
+        components: for "mixture": (weight, Factor) pairs.
     """
 
     kind: str = "constant"
     a: float = 0.0
     b: float = 0.0
+    components: tuple[tuple[float, Factor], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in ("constant", "uniform", "normal", "bernoulli"):
+        if self.kind not in FACTOR_KINDS:
             raise ConfigError(
-                f"Unknown factor kind {self.kind!r}.", "Use constant, uniform, normal or bernoulli."
+                f"Unknown factor kind {self.kind!r}.", f"Use one of: {', '.join(FACTOR_KINDS)}."
             )
+        if not (np.isfinite(self.a) and np.isfinite(self.b)):
+            raise ConfigError(f"Factor parameters must be finite. Received: a={self.a}, b={self.b}.")
         if self.kind == "uniform" and self.b < self.a:
             raise ConfigError(f"Uniform factor needs a <= b. Received: a={self.a}, b={self.b}.")
         if self.kind == "normal" and self.b < 0:
             raise ConfigError(f"Normal factor needs std b >= 0. Received: {self.b}.")
         if self.kind == "bernoulli" and not 0 <= self.a <= 1:
             raise ConfigError(f"Bernoulli factor needs 0 <= a <= 1. Received: {self.a}.")
+        if self.kind == "mixture":
+            weights = [w for w, _ in self.components]
+            if not weights or min(weights) < 0 or sum(weights) <= 0:
+                raise ConfigError(
+                    f"Mixture factor needs components with non-negative weights summing above 0. "
+                    f"Received: {weights}."
+                )
 
     def sample(self, rng: np.random.Generator) -> float:
-        """Draws one value (always consumes exactly one uniform and one normal)."""
+        """Draws one value (one uniform and one normal, plus a component's draws for mixtures)."""
         u, n = rng.uniform(), rng.normal()
         if self.kind == "constant":
             return float(self.a)
@@ -62,7 +74,11 @@ class Factor:
             return float(self.a + (self.b - self.a) * u)
         if self.kind == "normal":
             return float(self.a + self.b * n)
-        return float(u < self.a)
+        if self.kind == "bernoulli":
+            return float(u < self.a)
+        weights = np.array([w for w, _ in self.components], dtype=np.float64)
+        pick = int(np.searchsorted(np.cumsum(weights / weights.sum()), u, side="right"))
+        return self.components[min(pick, len(self.components) - 1)][1].sample(rng)
 
     def bounds(self) -> tuple[float, float]:
         """The range the factor can take (normal: +-inf unless std is 0)."""
@@ -72,7 +88,42 @@ class Factor:
             return (self.a, self.b)
         if self.kind == "bernoulli":
             return (0.0, 1.0)
+        if self.kind == "mixture":
+            ranges = [f.bounds() for w, f in self.components if w > 0]
+            return (min(r[0] for r in ranges), max(r[1] for r in ranges))
         return (self.a, self.a) if self.b == 0 else (-np.inf, np.inf)
+
+    def to_dict(self) -> dict:
+        if self.kind == "mixture":
+            return {"kind": "mixture", "components": [[w, f.to_dict()] for w, f in self.components]}
+        return {"kind": self.kind, "a": self.a, "b": self.b}
+
+    @classmethod
+    def from_dict(cls, values) -> Factor:
+        """A factor from a number (constant), a dict, or a [low, high] pair (uniform)."""
+        if isinstance(values, (int, float)):
+            return cls("constant", float(values))
+        if isinstance(values, (list, tuple)) and len(values) == 2:
+            return cls("uniform", float(values[0]), float(values[1]))
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"Cannot read a scene factor from {values!r}.", "Use a number, [low, high] or a dict."
+            )
+        unknown = set(values) - {"kind", "a", "b", "components"}
+        if unknown:
+            raise ConfigError(
+                f"Unknown factor keys {sorted(unknown)} in {values!r}.", "Use kind, a, b, components."
+            )
+        components = tuple((float(w), cls.from_dict(f)) for w, f in values.get("components", ()))
+        return cls(
+            values.get("kind", "constant"),
+            float(values.get("a", 0.0)),
+            float(values.get("b", 0.0)),
+            components,
+        )
+
+
+FACTOR_KINDS = ("constant", "uniform", "normal", "bernoulli", "mixture")
 
 
 def const(value: float) -> Factor:
@@ -104,6 +155,11 @@ FACTOR_NAMES = (
     "bg_x",
     "bg_y",
     "bg_pick",
+    "scalp_hair",
+    "facial_hair",
+    "hair_tone",
+    "sh_strength",
+    "expression_scale",
 )
 
 
@@ -116,7 +172,11 @@ class Scenario:
     distance_mm the camera-to-head distance; shift_x/shift_y translate the head
     in the image plane as a fraction of the half-frame. background is 1 for a
     photograph and 0 for the solid gray; bg_pick picks the photograph and
-    bg_scale/bg_x/bg_y place the crop.
+    bg_scale/bg_x/bg_y place the crop. scalp_hair and facial_hair switch the
+    hair proxies on (1) or off (0); hair_tone picks their colour from dark to
+    fair. sh_strength scales random second-order spherical-harmonics light
+    added to the directional light; expression_scale scales random expression
+    coefficients (in sigma units) when the model has an expression part.
     """
 
     name: str
@@ -139,6 +199,11 @@ class Scenario:
     bg_x: Factor = field(default_factory=lambda: uniform(0.0, 1.0))
     bg_y: Factor = field(default_factory=lambda: uniform(0.0, 1.0))
     bg_pick: Factor = field(default_factory=lambda: uniform(0.0, 1.0))
+    scalp_hair: Factor = field(default_factory=lambda: const(0.0))
+    facial_hair: Factor = field(default_factory=lambda: const(0.0))
+    hair_tone: Factor = field(default_factory=lambda: uniform(0.0, 1.0))
+    sh_strength: Factor = field(default_factory=lambda: const(0.0))
+    expression_scale: Factor = field(default_factory=lambda: const(0.0))
 
     def sample(self, seed: int, split: str, index: int) -> dict[str, float]:
         """Draws every factor of one example from its (seed, split, index) generator."""
@@ -147,6 +212,26 @@ class Scenario:
 
     def uses_photographs(self) -> bool:
         return self.background.kind != "constant" or self.background.a > 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (the format `scenario_from_dict` reads)."""
+        return {"name": self.name, "factors": {n: getattr(self, n).to_dict() for n in FACTOR_NAMES}}
+
+
+def sample_lighting_and_expression(
+    factors: dict[str, float], seed: int, split: str, index: int, num_expression: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example spherical-harmonics light `[9, 3]` and expression coefficients `[k]`.
+
+    Drawn from their own (seed, split, index) streams and scaled by the
+    example's `sh_strength` and `expression_scale` factors, so a scenario with
+    both at 0 gets no SH light and a neutral expression.
+    """
+    strength = factors["sh_strength"]
+    sh = example_rng(seed, split, index, stream=2).normal(0.0, 1.0, size=(9, 3)) * strength
+    sh[0] = strength * (2.0 + 0.3 * sh[0])  # mostly positive ambient-like band 0, mild colour
+    expression = example_rng(seed, split, index, stream=3).normal(0.0, 1.0, size=num_expression)
+    return sh.astype(np.float32), (expression * factors["expression_scale"]).astype(np.float32)
 
 
 def example_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
@@ -175,17 +260,60 @@ _ALL = dataclasses.replace(
     light_g=uniform(0.7, 1.0),
     light_b=uniform(0.7, 1.0),
     ambient=uniform(0.2, 0.5),
+    scalp_hair=Factor("bernoulli", 0.5),
+    facial_hair=Factor("bernoulli", 0.3),
+    sh_strength=uniform(0.0, 0.5),
+    expression_scale=uniform(0.0, 1.0),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (_NONE, _ANGLE, _ANGLE_BG, _ALL)}
 
 
-def get_scenario(name: str) -> Scenario:
-    """Returns a registered scenario.
+def scenario_from_dict(values: dict) -> Scenario:
+    """A scenario from a dict: {"name": ..., "base": "angle", "factors": {name: factor, ...}}.
+
+    Factors not given are taken from the base scenario (default "none"). A
+    factor is a number (constant), a [low, high] pair (uniform) or a dict
+    ({"kind": "normal", "a": mean, "b": std}, {"kind": "mixture", "components":
+    [[weight, factor], ...]}).
 
     Raises:
-        ConfigError: naming the known scenarios.
+        ConfigError: naming an unknown base, factor name or malformed factor.
     """
+    unknown = set(values) - {"name", "base", "factors"}
+    if unknown:
+        raise ConfigError(f"Unknown scenario keys {sorted(unknown)}.", "Use name, base and factors.")
+    base = get_scenario(values.get("base", "none"))
+    factors = values.get("factors", {})
+    bad = set(factors) - set(FACTOR_NAMES)
+    if bad:
+        raise ConfigError(
+            f"Unknown scene factors {sorted(bad)}.", f"Known factors: {', '.join(FACTOR_NAMES)}."
+        )
+    replaced = {name: Factor.from_dict(value) for name, value in factors.items()}
+    return dataclasses.replace(base, name=str(values.get("name", "custom")), **replaced)
+
+
+def get_scenario(name: str) -> Scenario:
+    """Returns a registered scenario, or one defined in a `.json` file.
+
+    Raises:
+        ConfigError: naming the known scenarios, or what is wrong with the file.
+    """
+    if name.endswith(".json"):
+        import json
+        from pathlib import Path
+
+        path = Path(name)
+        if not path.exists():
+            raise ConfigError(f"Scenario file {path} does not exist.", "Check rendering.scenario.")
+        try:
+            values = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"Scenario file {path} is not valid JSON ({error}).") from None
+        return scenario_from_dict(values)
     if name not in SCENARIOS:
-        raise ConfigError(f"Unknown scenario {name!r}.", f"Choose one of: {', '.join(SCENARIOS)}.")
+        raise ConfigError(
+            f"Unknown scenario {name!r}.", f"Choose one of: {', '.join(SCENARIOS)}, or a .json scenario file."
+        )
     return SCENARIOS[name]

@@ -6,7 +6,7 @@ import tensorflow as tf
 from conftest import decode_png, write_model_and_parameters
 
 from headsynth.components.rendering.render_job import RenderJob, read_examples, run_render_job, shard_of
-from headsynth.components.rendering.scenarios import SCENARIOS
+from headsynth.components.rendering.scenarios import FACTOR_NAMES, SCENARIOS
 
 
 def _digests(folder):
@@ -79,3 +79,34 @@ def test_unknown_scenario_fails_before_rendering(tmp_path, small_model):
     with pytest.raises(ConfigError, match="Unknown scenario 'sideways'"):
         run_render_job(job)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("scenario_name", ["none", "angle", "angle_bg", "all"])
+def test_each_scenario_stores_in_range_factors_and_optional_maps(tmp_path, small_model, scenario_name):
+    write_model_and_parameters(tmp_path, small_model, 12, 4, seed=9)
+    job = RenderJob(
+        str(tmp_path / "model.npz"),
+        str(tmp_path / "params.npz"),
+        str(tmp_path / "out"),
+        scenario=scenario_name,
+        eval_scenario=scenario_name,
+        image_size=32,
+        batch_size=8,
+        num_shards=1,
+        store_mask=True,
+        store_depth=True,
+    )
+    run_render_job(job)
+    scenario = SCENARIOS[scenario_name]
+    for record in read_examples(str(tmp_path / "out"), "train"):
+        feature = tf.train.Example.FromString(record).features.feature
+        for name in FACTOR_NAMES:
+            low, high = getattr(scenario, name).bounds()
+            assert low - 1e-4 <= feature[name].float_list.value[0] <= high + 1e-4, name
+        assert len(feature["sh_light"].float_list.value) == 27
+        mask = decode_png(feature["mask"].bytes_list.value[0])[..., 0] > 127
+        depth = tf.io.decode_png(feature["depth"].bytes_list.value[0], dtype=tf.uint16).numpy()[..., 0]
+        assert np.array_equal(mask, depth > 0)  # depth exactly where the head is
+        if scenario_name in ("none", "angle"):  # the face is visible and inside the frame
+            assert mask.sum() > 0.05 * mask.size
+            assert not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())

@@ -71,3 +71,61 @@ def test_photograph_backgrounds_fill_the_rest(small_model):
     batch = renderer.render(np.zeros((1, small_model.num_parameters)), [scene])
     outside = batch.images[0][~batch.masks[0]].astype(float)
     assert outside.std() > 5  # a photograph, not the flat gray
+
+
+def test_sh_basis_matches_tensorflow_graphics():
+    import tensorflow as tf
+    from tensorflow_graphics.math import spherical_harmonics
+
+    from headsynth.components.rendering.renderer import sh_basis
+
+    rng = np.random.default_rng(3)
+    directions = rng.normal(size=(16, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    degree, order = spherical_harmonics.generate_l_m_permutations(2)
+    theta = np.arccos(directions[:, 2:3])
+    phi = np.mod(np.arctan2(directions[:, 1:2], directions[:, 0:1]), 2 * np.pi)
+    expected = spherical_harmonics.evaluate_spherical_harmonics(
+        tf.broadcast_to(tf.cast(degree, tf.int32), [16, 9]),
+        tf.broadcast_to(tf.cast(order, tf.int32), [16, 9]),
+        tf.constant(theta),
+        tf.constant(phi),
+    )
+    np.testing.assert_allclose(sh_basis(tf.constant(directions)).numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_sh_light_brightens_and_hair_darkens(renderer, small_model):
+    q = np.zeros((3, small_model.num_parameters))
+    plain = _frontal()
+    hairy = dict(plain, scalp_hair=1.0, facial_hair=1.0, hair_tone=0.0)
+    sh = np.zeros((3, 9, 3), np.float32)
+    sh[1, 0] = 1.0  # band 0: uniform extra light
+    batch = renderer.render(q, [plain, plain, hairy], sh_light=sh)
+    head = batch.masks[0]
+    brightness = batch.images.astype(float).mean(-1)
+    assert brightness[1][head].mean() > brightness[0][head].mean() + 10
+    top_rows = slice(0, 18)  # the scalp of a frontal head
+    assert (
+        brightness[2][top_rows][head[top_rows]].mean() < brightness[0][top_rows][head[top_rows]].mean() - 20
+    )
+
+
+def test_expression_moves_vertices_only_when_the_model_has_one(small_model):
+    import dataclasses
+
+    from headsynth.components.face_model.morphable_model import PcaPart
+
+    renderer = HeadRenderer(small_model, 32)
+    q = np.zeros((1, small_model.num_parameters))
+    neutral = renderer.render(q, [_frontal()])
+    ignored = renderer.render(q, [_frontal()], expression=np.ones((1, 2), np.float32))
+    np.testing.assert_array_equal(neutral.images, ignored.images)
+    size = small_model.shape.mean.shape[0]
+    basis = np.zeros((size, 1), np.float32)
+    basis[1::3, 0] = 1.0 / np.sqrt(size / 3)  # move every vertex up
+    expressive = dataclasses.replace(
+        small_model, expression=PcaPart(np.zeros(size, np.float32), basis, np.array([2000.0], np.float32))
+    )
+    moved = HeadRenderer(expressive, 32).render(q, [_frontal()], expression=np.ones((1, 1), np.float32))
+    rows_neutral, rows_moved = np.nonzero(neutral.masks[0])[0], np.nonzero(moved.masks[0])[0]
+    assert rows_moved.mean() < rows_neutral.mean() - 1.5  # the head moved up (~40 mm) in the image
