@@ -10,10 +10,11 @@ Layout of the output (a TFX Examples artifact):
 
 Determinism: every example's scene comes from (seed, split, index) and its
 parameters from the parameter file by index; each shard holds a fixed range
-of indices, sorted before writing. So the bytes do not depend on the number
-of workers, on batching, or on the order Beam processes elements in. Shards are
-written under a temporary name and renamed, so a killed job never leaves a
-shard that looks complete.
+of indices and is rendered and written, in index order, by one worker. So the
+bytes do not depend on the number of workers or on the order Beam processes
+shards in. Shards are streamed to a temporary name and renamed when complete,
+so a killed job never leaves a shard that looks complete, and memory stays at
+one batch whatever the number of examples.
 """
 
 from __future__ import annotations
@@ -84,13 +85,20 @@ def shard_of(index: int, count: int, num_shards: int) -> int:
     return index * num_shards // count
 
 
-def plan_batches(counts: dict[str, int], batch_size: int) -> list[tuple[str, int, int]]:
-    """(split, start, stop) work items covering every example once."""
-    return [
-        (split, start, min(start + batch_size, count))
-        for split, count in counts.items()
-        for start in range(0, count, batch_size)
-    ]
+def shard_range(shard: int, count: int, num_shards: int) -> tuple[int, int]:
+    """[start, stop) of the indices in one shard (the inverse of `shard_of`)."""
+    start = -(-shard * count // num_shards)  # ceil(shard * count / num_shards)
+    stop = -(-(shard + 1) * count // num_shards)
+    return start, stop
+
+
+def plan_shards(job: RenderJob, counts: dict[str, int]) -> list[tuple[str, int, int, int]]:
+    """(split, shard, start, stop) work items: one per output file, covering every example once."""
+    items = []
+    for split, count in counts.items():
+        num_shards = job.shards_of(split, count)
+        items += [(split, shard, *shard_range(shard, count, num_shards)) for shard in range(num_shards)]
+    return items
 
 
 def encode_image(image: np.ndarray, image_format: str) -> bytes:
@@ -107,8 +115,12 @@ def encode_image(image: np.ndarray, image_format: str) -> bytes:
     return data.tobytes()
 
 
-class RenderBatchFn(beam.DoFn):
-    """Renders one (split, start, stop) batch; emits ((split, shard), (index, example))."""
+class RenderShardFn(beam.DoFn):
+    """Renders one shard in batches and streams it to its file; emits (split, examples written).
+
+    Memory stays at one batch whatever the number of examples: nothing is
+    grouped or buffered between transforms.
+    """
 
     def __init__(self, job: RenderJob, counts: dict[str, int]) -> None:
         self._job = job
@@ -133,11 +145,35 @@ class RenderBatchFn(beam.DoFn):
         self._scenarios = {split: get_scenario(job.scenario_of(split)) for split in self._counts}
         self._rendered = beam.metrics.Metrics.counter("headsynth", "examples_rendered")
 
-    def process(self, item: tuple[str, int, int]):
+    def process(self, item: tuple[str, int, int, int]):
+        import tensorflow as tf
+
+        from headsynth.io_utils import atomic_path
+
+        split, shard, start, stop = item
+        job = self._job
+        num_shards = job.shards_of(split, self._counts[split])
+        path = os.path.join(
+            job.output_dir,
+            SPLIT_DIR.format(split=split),
+            SHARD_NAME.format(shard=shard, num_shards=num_shards),
+        )
+        with atomic_path(path) as tmp:
+            options = tf.io.TFRecordOptions(compression_type="GZIP")
+            with tf.io.TFRecordWriter(tmp, options=options) as writer:
+                for batch_start in range(start, stop, job.batch_size):
+                    batch_stop = min(batch_start + job.batch_size, stop)
+                    for example in self.render_examples(split, batch_start, batch_stop):
+                        writer.write(example)
+                    self._rendered.inc(batch_stop - batch_start)
+                    _progress(batch_stop - batch_start)
+        yield split, stop - start
+
+    def render_examples(self, split: str, start: int, stop: int) -> list[bytes]:
+        """Serialized examples start..stop-1 of a split, in index order."""
         from headsynth.components.rendering.scenarios import sample_lighting_and_expression
         from headsynth.data_schemas.features import make_example
 
-        split, start, stop = item
         job = self._job
         indices = range(start, stop)
         scenario = self._scenarios[split]
@@ -154,10 +190,8 @@ class RenderBatchFn(beam.DoFn):
         batch = self._renderer.render(
             q, factors, pad_to=job.batch_size, sh_light=sh_light, expression=expression
         )
-        count = self._counts[split]
-        num_shards = job.shards_of(split, count)
-        for offset, index in enumerate(indices):
-            example = make_example(
+        return [
+            make_example(
                 image=encode_image(batch.images[offset], job.image_format),
                 q=q[offset],
                 factors=factors[offset],
@@ -170,9 +204,8 @@ class RenderBatchFn(beam.DoFn):
                 sh_light=sh_light[offset],
                 expression=expression[offset] if expression is not None else None,
             )
-            yield (split, shard_of(index, count, num_shards)), (index, example)
-        self._rendered.inc(len(indices))
-        _progress(stop - start)
+            for offset, index in enumerate(indices)
+        ]
 
 
 def encode_mask(mask: np.ndarray) -> bytes:
@@ -205,43 +238,13 @@ def _progress(step: int) -> None:
     bar.update(step)
 
 
-class WriteShardFn(beam.DoFn):
-    """Writes one shard: its examples sorted by index, gzipped, atomically."""
-
-    def __init__(self, output_dir: str, counts: dict[str, int], job: RenderJob) -> None:
-        self._output_dir = output_dir
-        self._counts = counts
-        self._job = job
-
-    def process(self, element):
-        import tensorflow as tf
-
-        from headsynth.io_utils import atomic_path
-
-        (split, shard), items = element
-        items = sorted(items)
-        num_shards = self._job.shards_of(split, self._counts[split])
-        path = os.path.join(
-            self._output_dir,
-            SPLIT_DIR.format(split=split),
-            SHARD_NAME.format(shard=shard, num_shards=num_shards),
-        )
-        with atomic_path(path) as tmp:
-            with tf.io.TFRecordWriter(tmp, options=tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
-                for _, example in items:
-                    writer.write(example)
-        yield split, len(items)
-
-
 def build_render_pipeline(pipeline: beam.Pipeline, job: RenderJob, counts: dict[str, int]):
     """Adds the render transforms to `pipeline`; returns the PCollection of (split, count) per shard."""
     return (
         pipeline
-        | "PlanBatches" >> beam.Create(plan_batches(counts, job.batch_size))
+        | "PlanShards" >> beam.Create(plan_shards(job, counts))
         | "SpreadOverWorkers" >> beam.Reshuffle()
-        | "Render" >> beam.ParDo(RenderBatchFn(job, counts))
-        | "GroupByShard" >> beam.GroupByKey()
-        | "WriteShards" >> beam.ParDo(WriteShardFn(job.output_dir, counts, job))
+        | "RenderAndWriteShards" >> beam.ParDo(RenderShardFn(job, counts))
     )
 
 

@@ -110,3 +110,15 @@ def test_each_scenario_stores_in_range_factors_and_optional_maps(tmp_path, small
         if scenario_name in ("none", "angle"):  # the face is visible and inside the frame
             assert mask.sum() > 0.05 * mask.size
             assert not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def test_shard_ranges_invert_shard_of():
+    from headsynth.components.rendering.render_job import shard_range
+
+    for count, num_shards in ((10, 3), (7, 7), (100, 8), (5, 1)):
+        covered = []
+        for shard in range(num_shards):
+            start, stop = shard_range(shard, count, num_shards)
+            assert all(shard_of(i, count, num_shards) == shard for i in range(start, stop))
+            covered += range(start, stop)
+        assert covered == list(range(count))
