@@ -2,11 +2,12 @@
 
 Per batch: the model's vertices and colours for each q (numpy), rotation by
 tfg's Euler matrices, vertex normals from tfg's mesh module, Lambertian
-shading with tfg's BRDF, tfg's perspective projection, and tfg's CPU
-rasteriser (`rasterization_backend`, CPU backend). Shading is per vertex and
-interpolated with the rasteriser's barycentrics, which keeps the costly part
-of tfg's full `triangle_rasterizer` (per-pixel attribute interpolation of many
-channels) out of the loop. Then the head is composited over its background.
+shading with tfg's BRDF (plus spherical-harmonics light), tfg's perspective
+projection, and tfg's CPU rasteriser op (the one its CPU rasterisation
+backend wraps). Shading is per vertex and interpolated with the rasteriser's
+barycentrics on foreground pixels only, which keeps the costly part of tfg's
+full `triangle_rasterizer` (per-pixel interpolation of many channels over the
+whole image) out of the loop. Then the head is composited over its background.
 
 Coordinates: millimetres; camera at the origin looking along -z with +y up;
 the head's mean centre is moved to (shift, -distance). Images have row 0 at
@@ -145,7 +146,6 @@ class HeadRenderer:
     ):
         from tensorflow_graphics.geometry.representation.mesh import normals as mesh_normals
         from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
-        from tensorflow_graphics.rendering import rasterization_backend
         from tensorflow_graphics.rendering.camera import perspective
         from tensorflow_graphics.rendering.reflectance import lambertian
 
@@ -175,21 +175,8 @@ class HeadRenderer:
         # coordinates in the hundreds (millimetres), which garbles depth tests.
         camera_space_m = camera_space / 1000.0
         projection = perspective.right_handed(fov, ones, 0.01 * ones, 5.0 * ones)
-        framebuffer = rasterization_backend.rasterize(
-            camera_space_m,
-            self._triangles,
-            projection,
-            (size, size),
-            enable_cull_face=False,
-            num_layers=1,
-            backend=rasterization_backend.RasterizationBackends.CPU,
-        )
-        barycentrics = framebuffer.barycentrics.value[:, 0]  # [B, H, W, 3]
-        vertex_ids = framebuffer.vertex_ids[:, 0]  # [B, H, W, 3]
-        mask = framebuffer.foreground_mask[:, 0]  # [B, H, W, 1]
         attributes = tf.concat([shaded, -camera_space[..., 2:3]], axis=-1)  # rgb + depth
-        corner_values = tf.gather(attributes, vertex_ids, batch_dims=1)  # [B, H, W, 3, 4]
-        pixels = tf.reduce_sum(barycentrics[..., None] * corner_values, axis=-2) * mask
+        pixels, mask = self._rasterize_and_interpolate(camera_space_m, projection, attributes, size)
         # The rasteriser's row 0 is the bottom of the image (OpenGL); flip to row 0 = top.
         pixels = tf.reverse(pixels, axis=[1])
         mask = tf.reverse(mask, axis=[1])
@@ -206,6 +193,42 @@ class HeadRenderer:
             axis=-1,
         )
         return pixels[..., :3], pixels[..., 3], mask[..., 0], landmarks
+
+    def _rasterize_and_interpolate(self, vertices, projection, attributes, size: int):
+        """tfg's CPU rasteriser op per image, then barycentric interpolation on foreground pixels only.
+
+        Calls the op tfg's CPU backend wraps (`rasterize_triangles`) directly:
+        the backend's wrapper also gathers vertex ids and builds full-image
+        framebuffers for every pixel, which cost more than the rasterisation
+        itself; a head covers about a third of the image.
+
+        Returns:
+            `[B, H, W, C]` interpolated attributes (0 off the head) and the
+            `[B, H, W, 1]` float mask, both with row 0 at the bottom.
+        """
+        from tensorflow_graphics.rendering import utils as render_utils
+        from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
+
+        batch = int(vertices.shape[0])  # static: the op runs once per image
+        clip = render_utils.transform_homogeneous(projection, vertices)
+        barycentrics, triangle_ids, z_buffer = [], [], []
+        for index in range(batch):
+            bary, ids, depth = cpu_backend.render_ops.rasterize_triangles(
+                clip[index], self._triangles, size, size, 1, int(cpu_backend.FaceCullingMode.NONE)
+            )
+            barycentrics.append(bary[0])
+            triangle_ids.append(ids[0])
+            z_buffer.append(depth[0])
+        foreground = tf.not_equal(tf.stack(z_buffer), 1.0)  # [B, H, W]
+        pixels = tf.where(foreground)  # [N, 3] (batch, row, column)
+        weights = tf.gather_nd(tf.stack(barycentrics), pixels)  # [N, 3]
+        corners = tf.gather(self._triangles, tf.gather_nd(tf.stack(triangle_ids), pixels))  # [N, 3]
+        num_vertices = tf.shape(attributes)[1]
+        flat_attributes = tf.reshape(attributes, [-1, attributes.shape[-1]])
+        corner_rows = tf.cast(pixels[:, :1], tf.int32) * num_vertices + corners
+        values = tf.reduce_sum(weights[..., None] * tf.gather(flat_attributes, corner_rows), axis=1)
+        image = tf.scatter_nd(pixels, values, [batch, size, size, attributes.shape[-1]])
+        return image, tf.cast(foreground, tf.float32)[..., None]
 
     # Numpy side ------------------------------------------------------------
 

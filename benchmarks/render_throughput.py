@@ -1,0 +1,193 @@
+"""Rendering throughput at 224x224 with the built-in model, measured side by side in one run.
+
+Prints, as medians of several repeats:
+  raw       tfg's CPU rasteriser alone on the same meshes (tfg's CPU backend, triangle ids)
+  render    the full HeadRenderer (vertices, hair, shading, rasterise, interpolate, composite)
+  e2e       the render job's shard writer in this process, after set-up: render + shade +
+            composite + encode PNG + serialize + write a gzipped TFRecord shard
+  job x1/x2 the whole Beam render job with 1 and 2 multi-process workers, start-up included
+and the ratios e2e/raw and job x2/x1, plus the peak memory of the job at N
+and 2N examples (each in a fresh process) to show it does not grow.
+Rates are per wall-clock second; CPU-second rates are printed too because
+shared machines are noisy.
+
+Run: .venv/bin/python benchmarks/render_throughput.py [--examples 512] [--repeats 3] [--size 224]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _model_and_params(root: str, size_train: int, shape_k: int = 18, texture_k: int = 18):
+    from headsynth.components.face_model.morphable_model import load_model
+    from headsynth.components.sampling.parameter_store import save_split_parameters
+    from headsynth.components.sampling.samplers import sample_parameters
+
+    model = load_model("builtin", shape_k, texture_k)
+    model.save_npz(os.path.join(root, "model.npz"))
+    m = model.num_parameters
+    save_split_parameters(
+        os.path.join(root, "params.npz"),
+        {
+            "train": sample_parameters("paper_uniform", size_train, m, 0),
+            "eval": sample_parameters("paper_uniform", 1, m, 1),
+        },
+    )
+    return model
+
+
+def raw_and_render_rates(model, size: int, batch: int, repeats: int) -> tuple[float, float]:
+    """Images/s of the bare rasteriser and of the full renderer on the same meshes."""
+    import tensorflow as tf
+    from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
+    from tensorflow_graphics.rendering import rasterization_backend
+    from tensorflow_graphics.rendering.camera import perspective
+
+    from headsynth.components.rendering.renderer import HeadRenderer
+    from headsynth.components.rendering.scenarios import get_scenario
+    from headsynth.components.sampling.samplers import sample_parameters
+
+    renderer = HeadRenderer(model, size)
+    q = sample_parameters("paper_uniform", batch, model.num_parameters, 0)
+    factors = [get_scenario("angle").sample(0, "train", i) for i in range(batch)]
+    scene = renderer.scene_tensors(factors)
+    # The same camera-space meshes the renderer rasterises, in metres.
+    vertices = model.vertices(q) - renderer._centre
+    rotation = rotation_matrix_3d.from_euler(scene["angles"])
+    camera = (tf.einsum("bij,bvj->bvi", rotation, vertices) + scene["translation"][:, None]) / 1000.0
+    ones = tf.ones([batch, 1])
+    projection = perspective.right_handed(scene["fov"], ones, 0.01 * ones, 5.0 * ones)
+    triangles = tf.constant(model.triangles)
+
+    @tf.function
+    def raw(camera):
+        return rasterization_backend.rasterize(
+            camera,
+            triangles,
+            projection,
+            (size, size),
+            False,
+            1,
+            rasterization_backend.RasterizationBackends.CPU,
+        ).triangle_id
+
+    raw(camera)
+    renderer.render(q, factors)
+    raw_times, render_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        raw(camera).numpy()
+        raw_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        renderer.render(q, factors)
+        render_times.append(time.perf_counter() - start)
+    return batch / statistics.median(raw_times), batch / statistics.median(render_times)
+
+
+def shard_writer_rate(root: str, size: int, batch: int, examples: int, repeats: int) -> tuple[float, float]:
+    """Steady-state examples/s (wall, CPU) of the job's per-shard render-and-write, set-up excluded."""
+    from headsynth.components.rendering.render_job import RenderJob, RenderShardFn
+
+    job = RenderJob(
+        os.path.join(root, "model.npz"),
+        os.path.join(root, "params.npz"),
+        os.path.join(root, "in-process"),
+        scenario="angle",
+        eval_scenario="angle",
+        image_size=size,
+        batch_size=batch,
+        num_shards=1,
+    )
+    os.makedirs(os.path.join(job.output_dir, "Split-train"), exist_ok=True)
+    writer = RenderShardFn(job, {"train": examples})
+    writer.setup()
+    list(writer.process(("train", 0, 0, batch)))  # trace the graph once
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        list(writer.process(("train", 0, 0, examples)))
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return examples / statistics.median(walls), examples / statistics.median(cpus)
+
+
+def job_rate(root: str, size: int, batch: int, workers: int, examples: int) -> dict:
+    """Runs the Beam render job in a fresh process; returns its wall time, rate and peak RSS."""
+    code = f"""
+import json, os, resource, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+from headsynth.components.rendering.render_job import RenderJob, run_render_job
+from headsynth.components.sampling.parameter_store import save_split_parameters
+from headsynth.components.sampling.samplers import sample_parameters
+from headsynth.components.face_model.morphable_model import load_npz
+m = load_npz({os.path.join(root, "model.npz")!r}).num_parameters
+params = os.path.join({root!r}, "params-{examples}.npz")
+save_split_parameters(params, {{"train": sample_parameters("paper_uniform", {examples}, m, 0),
+                                "eval": sample_parameters("paper_uniform", 1, m, 1)}})
+job = RenderJob({os.path.join(root, "model.npz")!r}, params, {os.path.join(root, f"out-{workers}-{examples}")!r},
+                scenario="angle", eval_scenario="angle", image_size={size}, batch_size={batch},
+                num_shards={max(4, 2 * workers)})
+args = ["--direct_running_mode=multi_processing", "--direct_num_workers={workers}"] if {workers} > 1 else []
+start = time.perf_counter()
+run_render_job(job, beam_args=args)
+seconds = time.perf_counter() - start
+peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("RESULT" + json.dumps({{"seconds": seconds, "peak_mb": peak_kb / 1024}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    line = [x for x in result.stdout.splitlines() if x.startswith("RESULT")]
+    if not line:
+        raise RuntimeError(result.stderr[-3000:])
+    values = json.loads(line[0][len("RESULT") :])
+    values["rate"] = (examples + 1) / values["seconds"]
+    return values
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as root:
+        model = _model_and_params(root, args.examples)
+        raw, render = raw_and_render_rates(model, args.size, args.batch, args.repeats)
+        e2e, e2e_cpu = shard_writer_rate(root, args.size, args.batch, args.examples, args.repeats)
+        one = [job_rate(root, args.size, args.batch, 1, args.examples) for _ in range(args.repeats)]
+        two = [job_rate(root, args.size, args.batch, 2, args.examples) for _ in range(args.repeats)]
+        double = job_rate(root, args.size, args.batch, 1, 2 * args.examples)
+    job1 = statistics.median(r["rate"] for r in one)
+    job2 = statistics.median(r["rate"] for r in two)
+    peak = statistics.median(r["peak_mb"] for r in one)
+    print(
+        f"render throughput at {args.size}x{args.size}, {model.num_vertices} vertices, "
+        f"{len(model.triangles)} triangles, batch {args.batch}, {os.cpu_count()} CPUs, "
+        f"{args.examples} examples, median of {args.repeats}"
+    )
+    print(f"  raw rasterisation           {raw:8.1f} img/s")
+    print(f"  full renderer (no I/O)      {render:8.1f} img/s")
+    print(f"  end-to-end (render..write)  {e2e:8.1f} ex/s   ({e2e_cpu:.1f} per CPU-second; goal >= 300)")
+    print(f"  Beam job, 1 worker          {job1:8.1f} ex/s   (start-up included)")
+    print(f"  Beam job, 2 workers         {job2:8.1f} ex/s   (start-up included)")
+    print(f"  end-to-end / raw            {e2e / raw:8.2f}      (goal >= 0.5)")
+    print(f"  2 workers / 1 worker        {job2 / job1:8.2f}      (goal >= 1.8)")
+    print(f"  peak memory, {args.examples:5d} examples {peak:8.0f} MB")
+    print(
+        f"  peak memory, {2 * args.examples:5d} examples {double['peak_mb']:8.0f} MB  "
+        f"(ratio {double['peak_mb'] / peak:.2f}; flat = memory does not grow with the example count)"
+    )
+
+
+if __name__ == "__main__":
+    main()
