@@ -238,11 +238,20 @@ def _progress(step: int) -> None:
     bar.update(step)
 
 
-def build_render_pipeline(pipeline: beam.Pipeline, job: RenderJob, counts: dict[str, int]):
-    """Adds the render transforms to `pipeline`; returns the PCollection of (split, count) per shard."""
+def build_render_pipeline(
+    pipeline: beam.Pipeline,
+    job: RenderJob,
+    counts: dict[str, int],
+    shards: list[tuple[str, int, int, int]] | None = None,
+):
+    """Adds the render transforms to `pipeline`; returns the PCollection of (split, count) per shard.
+
+    Args:
+        shards: the (split, shard, start, stop) items to render; default all.
+    """
     return (
         pipeline
-        | "PlanShards" >> beam.Create(plan_shards(job, counts))
+        | "PlanShards" >> beam.Create(plan_shards(job, counts) if shards is None else shards)
         | "SpreadOverWorkers" >> beam.Reshuffle()
         | "RenderAndWriteShards" >> beam.ParDo(RenderShardFn(job, counts))
     )
@@ -264,8 +273,6 @@ def run_render_job(
     """
     import shutil
 
-    import tensorflow as tf
-
     from headsynth.components.rendering.scenarios import get_scenario
     from headsynth.components.sampling.parameter_store import split_counts
     from headsynth.io_utils import write_text_atomic
@@ -273,20 +280,15 @@ def run_render_job(
     for split in ("train", "eval"):
         get_scenario(job.scenario_of(split))
     counts = split_counts(job.parameters_path)
-    tf.io.gfile.makedirs(job.output_dir)
-    for split in counts:
-        split_dir = os.path.join(job.output_dir, SPLIT_DIR.format(split=split))
-        if tf.io.gfile.exists(split_dir):
-            tf.io.gfile.rmtree(split_dir)  # a previous partial attempt
-        tf.io.gfile.makedirs(split_dir)
-    _PROGRESS["total"] = sum(counts.values())
+    todo = prepare_output(job, counts)
+    _PROGRESS["total"] = sum(stop - start for _, _, start, stop in todo)
     _PROGRESS.pop("bar", None)
     if beam_pipeline is None:
         from apache_beam.options.pipeline_options import PipelineOptions
 
         beam_pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
     with beam_pipeline as pipeline:
-        build_render_pipeline(pipeline, job, counts)
+        build_render_pipeline(pipeline, job, counts, todo)
     bar = _PROGRESS.pop("bar", None)
     if bar is not None:
         bar.close()
@@ -308,6 +310,49 @@ def run_render_job(
         os.path.join(job.output_dir, "render.json"), json.dumps(summary, indent=2, sort_keys=True)
     )
     return summary
+
+
+JOB_FILE = ".render_job.json"
+
+
+def shard_path(job: RenderJob, split: str, shard: int, count: int) -> str:
+    return os.path.join(
+        job.output_dir,
+        SPLIT_DIR.format(split=split),
+        SHARD_NAME.format(shard=shard, num_shards=job.shards_of(split, count)),
+    )
+
+
+def prepare_output(job: RenderJob, counts: dict[str, int]) -> list[tuple[str, int, int, int]]:
+    """Makes the output folder ready and returns the shards still to render.
+
+    A folder left by a killed run of the *same* job (same parameters and
+    counts, recorded in `.render_job.json`) is resumed: its complete shards
+    (they only ever appear by an atomic rename) are kept and temporary files
+    are removed. Anything else in the split folders is cleared first.
+    """
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(job.output_dir)
+    identity = json.dumps({"job": dataclasses.asdict(job), "counts": counts}, sort_keys=True)
+    job_file = os.path.join(job.output_dir, JOB_FILE)
+    same_job = tf.io.gfile.exists(job_file) and tf.io.gfile.GFile(job_file).read() == identity
+    for split in counts:
+        split_dir = os.path.join(job.output_dir, SPLIT_DIR.format(split=split))
+        if tf.io.gfile.exists(split_dir):
+            for name in tf.io.gfile.listdir(split_dir):
+                if not same_job or ".tmp-" in name:
+                    tf.io.gfile.remove(os.path.join(split_dir, name))
+        tf.io.gfile.makedirs(split_dir)
+    if not same_job:
+        from headsynth.io_utils import write_text_atomic
+
+        write_text_atomic(job_file, identity)
+    return [
+        item
+        for item in plan_shards(job, counts)
+        if not tf.io.gfile.exists(shard_path(job, item[0], item[1], counts[item[0]]))
+    ]
 
 
 def verify_output(job: RenderJob, counts: dict[str, int]) -> dict[str, list[str]]:
