@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -152,11 +153,55 @@ class PipelineConfig:
         name: pipeline name in ML Metadata.
         enable_cache: reuse outputs of unchanged components.
         model_name: directory name the Pusher serves the model under.
+        pipeline_root: where a remote run (`headsynth compile --target
+            kubeflow`) keeps its artifacts: a URI every pod can reach
+            (gs://bucket/headsynth) or an absolute path on a volume they all
+            mount; the Pusher serves to `<pipeline_root>/serving/<model_name>`.
+            Empty: local runs write under `--out`; a remote target refuses it.
     """
 
     name: str = "headsynth"
     enable_cache: bool = True
     model_name: str = "headsynth"
+    pipeline_root: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Evaluation figures, the identity score, and the variability study.
+
+    Attributes:
+        saliency_examples: inputs shown with their saliency map and the renders
+            of prediction and truth (the paper's Fig. 9); 0 leaves the figure out.
+        moving_average_window: examples per window of the error-vs-yaw moving
+            average (the paper's Fig. 8); 0 uses a tenth of the examples.
+        identity_backend: face-recognition model of the identity score: "dlib"
+            (offline default), "vgg-face", "arcface", "facenet512" (deepface,
+            weights must be present), "deepface-dlib", or "none".
+        identity_examples: test examples scored per network (0: no identity score).
+        identity_reference: what the frontal rendering of a prediction is
+            compared with: "truth" (a frontal rendering of the true q, so every
+            example has a face to compare, whatever its pose and size) or
+            "input" (the input image itself, as the thesis does with photos;
+            inputs without a detectable face count as failures).
+        identity_image_size: side of the renderings the identity score compares.
+        corrected_score_n: n of the thesis's corrected score (its Eq. 6.2).
+        study_scenarios: the training and test scenarios of `headsynth study variability`.
+        study_num_test: test examples per scenario in the study (0: sampling.num_eval).
+        focus_scenario: the study's test scenario for the saliency figure and the
+            identity score (the paper shows its figures on *all*).
+    """
+
+    saliency_examples: int = 4
+    moving_average_window: int = 0
+    identity_backend: str = "dlib"
+    identity_examples: int = 32
+    identity_reference: str = "truth"
+    identity_image_size: int = 160
+    corrected_score_n: float = 30.0
+    study_scenarios: tuple[str, ...] = ("none", "angle", "angle_bg", "all")
+    study_num_test: int = 0
+    focus_scenario: str = "all"
 
 
 @dataclass(frozen=True)
@@ -169,6 +214,7 @@ class HeadsynthConfig:
     rendering: RenderConfig = field(default_factory=RenderConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the configuration as nested plain dicts (JSON-ready)."""
@@ -192,6 +238,7 @@ def ci_preset() -> HeadsynthConfig:
         training=TrainingConfig(
             backbone="tiny_cnn", batch_size=16, train_steps=200, eval_steps=4, steps_per_epoch=50
         ),
+        evaluation=EvaluationConfig(saliency_examples=2, identity_examples=6, identity_image_size=128),
     )
 
 
@@ -203,6 +250,7 @@ def quickstart_preset() -> HeadsynthConfig:
         sampling=SamplingConfig(num_train=4000, num_eval=500),
         rendering=RenderConfig(scenario="angle", image_size=64, batch_size=32, num_shards=4),
         training=TrainingConfig(batch_size=32, train_steps=2000, steps_per_epoch=250),
+        evaluation=EvaluationConfig(saliency_examples=4, identity_examples=48),
     )
 
 
@@ -230,6 +278,7 @@ def paper_preset() -> HeadsynthConfig:
             eval_steps=100,
             steps_per_epoch=10_000,
         ),
+        evaluation=EvaluationConfig(saliency_examples=4, identity_examples=500),
     )
 
 
@@ -401,6 +450,8 @@ def validate(config: HeadsynthConfig) -> None:
     if config.training.optimizer not in ("sgd", "adam"):
         raise ConfigError(f"training.optimizer must be sgd or adam. Received: {config.training.optimizer!r}.")
     validate_training(config.training)
+    validate_pipeline(config.pipeline)
+    validate_evaluation(config.evaluation)
 
 
 def validate_training(training: TrainingConfig) -> None:
@@ -435,3 +486,55 @@ def validate_training(training: TrainingConfig) -> None:
             )
         if "://" not in weights and not os.path.exists(weights):
             raise ConfigError(f"training.stem_weights file {weights!r} does not exist.")
+
+
+def validate_pipeline(pipeline: PipelineConfig) -> None:
+    """Checks the pipeline section: a model name TF Serving can serve, a usable pipeline root."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", pipeline.model_name):
+        raise ConfigError(
+            f"pipeline.model_name must be a plain directory name (letters, digits, _ . -). "
+            f"Received: {pipeline.model_name!r}."
+        )
+    root = pipeline.pipeline_root
+    if root and (
+        any(c.isspace() for c in root)
+        or not (re.match(r"[a-z][a-z0-9+.-]*://\S", root) or root.startswith("/"))
+    ):
+        raise ConfigError(
+            f"pipeline.pipeline_root must be a URI (gs://bucket/path) or an absolute path. Received: {root!r}.",
+            "Every pod of a remote run must reach it, e.g. --set pipeline.pipeline_root=gs://my-bucket/headsynth.",
+        )
+
+
+def validate_evaluation(evaluation: EvaluationConfig) -> None:
+    """Checks the evaluation section: counts, the identity backend, the study's scenarios."""
+    from headsynth.components.identity.embedding import BACKENDS
+    from headsynth.components.rendering.scenarios import SCENARIOS
+
+    for key in ("saliency_examples", "moving_average_window", "identity_examples", "study_num_test"):
+        if getattr(evaluation, key) < 0:
+            raise ConfigError(f"evaluation.{key} must be >= 0. Received: {getattr(evaluation, key)}.")
+    if evaluation.identity_backend != "none" and evaluation.identity_backend not in BACKENDS:
+        raise ConfigError(
+            f"Unknown evaluation.identity_backend {evaluation.identity_backend!r}.",
+            f"Choose one of: none, {', '.join(BACKENDS)}.",
+        )
+    if evaluation.identity_reference not in ("truth", "input"):
+        raise ConfigError(
+            f"evaluation.identity_reference must be truth or input. Received: {evaluation.identity_reference!r}."
+        )
+    if evaluation.identity_image_size < 64:
+        raise ConfigError(
+            f"evaluation.identity_image_size must be at least 64 (faces must be detectable). "
+            f"Received: {evaluation.identity_image_size}."
+        )
+    if evaluation.corrected_score_n <= 0:
+        raise ConfigError(f"evaluation.corrected_score_n must be positive. Received: {evaluation.corrected_score_n}.")
+    if not evaluation.study_scenarios or len(set(evaluation.study_scenarios)) != len(evaluation.study_scenarios):
+        raise ConfigError(
+            f"evaluation.study_scenarios must name distinct scenarios. Received: {evaluation.study_scenarios}.",
+            "Example: --set evaluation.study_scenarios=none,angle,angle_bg,all.",
+        )
+    for name in (*evaluation.study_scenarios, evaluation.focus_scenario):
+        if name not in SCENARIOS:
+            raise ConfigError(f"Unknown scenario {name!r} in evaluation.", f"Choose from: {', '.join(SCENARIOS)}.")

@@ -1,4 +1,4 @@
-"""The parameter regressor: mean-image subtraction, a backbone, and a thin head."""
+"""The parameter regressor: image preprocessing, a backbone (the stem), and a head."""
 
 from __future__ import annotations
 
@@ -6,21 +6,47 @@ import keras
 import numpy as np
 from keras import ops
 
+from headsynth.models.backbones import set_trainable_from_block
+from headsynth.models.heads import build_head
+
+STEM_MODES = ("trained", "frozen", "from_block")
+DEFAULT_INPUT_SCALE = (1.0 / 64.0,) * 3
+
 
 @keras.saving.register_keras_serializable(package="headsynth")
 class MeanImageSubtraction(keras.layers.Layer):
-    """Subtracts a fixed mean image (the paper subtracts ResNet-50's).
+    """(image[channel_order] - mean image) * scale: the paper subtracts its network's mean image.
 
     Args:
         image_size: side of the square mean image.
-        mean_image: optional `[H, W, 3]` initial value (float, 0..255 scale).
+        mean_image: optional `[H, W, 3]` initial value (float, 0..255 scale,
+            in `channel_order`); the trainer sets it from data or from the
+            pretrained weights' mean.
+        channel_order: "rgb", or "bgr" to flip RGB inputs (Caffe weights).
+        scale: per-channel factor applied after the subtraction.
     """
 
-    def __init__(self, image_size: int, mean_image=None, **kwargs) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        mean_image=None,
+        channel_order: str = "rgb",
+        scale: tuple[float, float, float] | list[float] = DEFAULT_INPUT_SCALE,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"`image_size` must be a positive integer. Received: image_size={image_size}")
+        if channel_order not in ("rgb", "bgr"):
+            raise ValueError(
+                f"`channel_order` must be 'rgb' or 'bgr'. Received: channel_order={channel_order!r}"
+            )
+        scale = [float(s) for s in scale]
+        if len(scale) != 3 or any(s <= 0 for s in scale):
+            raise ValueError(f"`scale` must be 3 positive numbers. Received: scale={scale}")
         self.image_size = image_size
+        self.channel_order = channel_order
+        self.scale = scale
         initial = (
             np.full((image_size, image_size, 3), 127.5, np.float32)
             if mean_image is None
@@ -34,10 +60,18 @@ class MeanImageSubtraction(keras.layers.Layer):
         )
 
     def call(self, images):
-        return (ops.cast(images, "float32") - self.mean_image) / 64.0
+        images = ops.cast(images, "float32")
+        if self.channel_order == "bgr":
+            images = ops.flip(images, axis=-1)
+        return (images - self.mean_image) * ops.convert_to_tensor(self.scale, "float32")
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "image_size": self.image_size}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channel_order": self.channel_order,
+            "scale": list(self.scale),
+        }
 
 
 @keras.saving.register_keras_serializable(package="headsynth")
@@ -50,38 +84,52 @@ def squared_euclidean_loss(y_true, y_pred):
 class ParameterRegressor(keras.Model):
     """Image -> unscaled parameters q.
 
+    Layers: `mean_image` (MeanImageSubtraction), the backbone (the stem,
+    under its own name), and `head` (a model of its own, see `heads.py`).
+
     Args:
         backbone: a backbone model mapping images to pooled features.
         num_parameters: output width m (from the face model).
         head: "linear" (the paper: one dense layer, m linear outputs) or
             "mlp" (the thesis: 3 x 200 leaky-ReLU dense layers and a tanh output).
         image_size: input side in pixels.
+        channel_order: "rgb", or "bgr" for Caffe-trained stems.
+        input_scale: per-channel factor after mean subtraction.
     """
 
     def __init__(
-        self, backbone: keras.Model, num_parameters: int, head: str = "linear", image_size: int = 64, **kwargs
+        self,
+        backbone: keras.Model,
+        num_parameters: int,
+        head: str = "linear",
+        image_size: int = 64,
+        channel_order: str = "rgb",
+        input_scale: tuple[float, float, float] | list[float] = DEFAULT_INPUT_SCALE,
+        **kwargs,
     ):
         if not isinstance(num_parameters, int) or num_parameters < 1:
             raise ValueError(
                 f"`num_parameters` must be a positive integer. Received: num_parameters={num_parameters}"
             )
-        if head not in ("linear", "mlp"):
-            raise ValueError(f"`head` must be 'linear' or 'mlp'. Received: head={head!r}")
+        head_model = build_head(head, int(backbone.output_shape[-1]), num_parameters)
+        preprocess = MeanImageSubtraction(
+            image_size, channel_order=channel_order, scale=input_scale, name="mean_image"
+        )
         images = keras.Input(shape=(image_size, image_size, 3), name="images")
-        x = MeanImageSubtraction(image_size, name="mean_image")(images)
-        x = backbone(x)
-        if head == "mlp":
-            for i in range(3):
-                x = keras.layers.Dense(200, name=f"head_dense{i}")(x)
-                x = keras.layers.LeakyReLU(negative_slope=0.01, name=f"head_leaky_relu{i}")(x)
-            outputs = keras.layers.Dense(num_parameters, activation="tanh", name="q")(x)
-        else:
-            outputs = keras.layers.Dense(num_parameters, name="q")(x)
-        super().__init__(inputs=images, outputs=outputs, **kwargs)
+        q = head_model(backbone(preprocess(images)))
+        super().__init__(inputs=images, outputs=q, **kwargs)
         self.backbone = backbone
+        self.head_model = head_model
+        self.preprocess = preprocess
         self.num_parameters = num_parameters
         self.head = head
         self.image_size = image_size
+        self.channel_order = channel_order
+        self.input_scale = list(preprocess.scale)
+
+    def stem_features(self, images, training: bool = False):
+        """`[B, S, S, 3]` 0..255 images -> `[B, F]` features the head takes."""
+        return self.backbone(self.preprocess(images), training=training)
 
     def get_config(self) -> dict:
         return {
@@ -90,6 +138,8 @@ class ParameterRegressor(keras.Model):
             "num_parameters": self.num_parameters,
             "head": self.head,
             "image_size": self.image_size,
+            "channel_order": self.channel_order,
+            "input_scale": list(self.input_scale),
         }
 
     @classmethod
@@ -97,3 +147,31 @@ class ParameterRegressor(keras.Model):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+def configure_stem(regressor: ParameterRegressor, mode: str, first_trained_block: int = 1) -> None:
+    """Sets which stem layers train; call before `compile`.
+
+    Args:
+        regressor: the model.
+        mode: "trained" (everything trains), "frozen" (only the head trains;
+            the stem's BatchNormalization runs in inference mode), or
+            "from_block" (blocks `first_trained_block` .. last train; block 0
+            is the input stem).
+        first_trained_block: used with "from_block".
+
+    Raises:
+        ValueError: for an unknown mode or a block index the backbone lacks.
+    """
+    if mode not in STEM_MODES:
+        raise ValueError(f"`stem_mode` must be one of {', '.join(STEM_MODES)}. Received: stem_mode={mode!r}")
+    backbone = regressor.backbone
+    if mode == "trained":
+        backbone.trainable = True
+        for layer in backbone.layers:
+            layer.trainable = True
+    elif mode == "frozen":
+        backbone.trainable = False
+    else:
+        set_trainable_from_block(backbone, first_trained_block)
+    regressor.head_model.trainable = True

@@ -2,13 +2,20 @@
 
 The Trainer names `headsynth.components.training.trainer.run_fn` by import
 path (no module file). `train_regressor` can be called without TFX.
+
+Per run: tf.data input from the rendered TFRecords (parallel decode,
+prefetch), mean-image subtraction inside the model, the squared-euclidean
+loss on q, SGD with momentum and Caffe's "inv" schedule (or Adam), a
+tf.distribute strategy from the config, checkpoints, TensorBoard logs, and
+the SavedModel export.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -17,15 +24,24 @@ import tensorflow as tf
 from headsynth.components.face_model.morphable_model import MorphableModel, load_npz
 from headsynth.config import TrainingConfig
 from headsynth.data_schemas import features
-from headsynth.models.backbones import build_backbone
-from headsynth.models.regressor import ParameterRegressor, squared_euclidean_loss
+from headsynth.models.backbones import ImagePreprocessing, build_backbone, get_preset
+from headsynth.models.pretrained import load_stem_weights
+from headsynth.models.regressor import ParameterRegressor, configure_stem, squared_euclidean_loss
 
 
 @dataclass(frozen=True)
 class TrainSettings(TrainingConfig):
-    """The training section of the config plus the input size: the Trainer's custom_config."""
+    """The training section of the config plus what the data fixes: the Trainer's custom_config.
+
+    Attributes:
+        image_size: input side in pixels (the rendered images').
+        scale: p = scale * sigma * q the examples were rendered with; used
+            for the exported mesh and the TensorBoard renders. `run_fn` reads
+            it from the examples' `render.json`.
+    """
 
     image_size: int = 64
+    scale: float = 1.6
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainSettings:
@@ -57,8 +73,11 @@ class CaffeInvDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"base_learning_rate": self.base_learning_rate, "gamma": self.gamma, "power": self.power}
 
 
+# --- Input ----------------------------------------------------------------------------------------
+
+
 def decode_images(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
-    """`[B]` encoded PNG/JPEG -> `[B, S, S, 3]` float32 in 0..255."""
+    """`[B]` encoded PNG/JPEG -> `[B, S, S, 3]` float32 in 0..255 (resized if needed)."""
 
     def decode_one(data):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
@@ -98,6 +117,7 @@ def make_dataset(
         parsed = tf.io.parse_example(serialized, spec)
         return decode_images(parsed[features.IMAGE], image_size), parsed[features.PARAMETERS]
 
+    # Batch before parsing: one vectorised parse_example per batch is cheaper than per record.
     dataset = dataset.batch(batch_size, drop_remainder=repeat).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
@@ -114,47 +134,160 @@ def mean_image(dataset: tf.data.Dataset, batches: int) -> np.ndarray:
     return (total / max(count, 1)).astype(np.float32)
 
 
+# --- Model and optimiser --------------------------------------------------------------------------
+
+
+def input_preprocessing(settings: TrainSettings) -> ImagePreprocessing | None:
+    """The normalisation pretrained stem weights expect, or None: the mean image comes from the data."""
+    if not settings.stem_weights:
+        return None
+    return get_preset(settings.backbone).preprocessing
+
+
 def build_regressor(settings: TrainSettings, num_parameters: int) -> ParameterRegressor:
+    """The regressor of `settings`: backbone (pretrained if asked), head, stem mode applied.
+
+    With pretrained stem weights the input is normalised the way those
+    weights expect (the paper subtracts its network's mean image); otherwise
+    the mean image is a placeholder that `train_regressor` sets from data.
+
+    Raises:
+        ValueError: for an unknown backbone/head or a block index the backbone lacks.
+        PretrainedWeightsError: for stem weights that cannot be found or fit.
+    """
     backbone = build_backbone(settings.backbone, settings.image_size)
-    return ParameterRegressor(backbone, num_parameters, settings.head, settings.image_size, name="regressor")
+    if settings.stem_weights:
+        load_stem_weights(backbone, settings.backbone, settings.stem_weights)
+    preprocessing = input_preprocessing(settings)
+    if preprocessing is None:
+        model = ParameterRegressor(
+            backbone, num_parameters, settings.head, settings.image_size, name="regressor"
+        )
+    else:
+        model = ParameterRegressor(
+            backbone,
+            num_parameters,
+            settings.head,
+            settings.image_size,
+            channel_order=preprocessing.channel_order,
+            input_scale=preprocessing.scale,
+            name="regressor",
+        )
+        size = settings.image_size
+        model.preprocess.mean_image.assign(np.broadcast_to(np.float32(preprocessing.mean), (size, size, 3)))
+    configure_stem(model, settings.stem_mode, settings.stem_train_from_block)
+    return model
+
+
+def make_schedule(settings: TrainSettings) -> CaffeInvDecay:
+    """Caffe's "inv" learning-rate schedule of `settings`."""
+    return CaffeInvDecay(settings.base_learning_rate, settings.lr_gamma, settings.lr_power)
 
 
 def make_optimizer(settings: TrainSettings) -> keras.optimizers.Optimizer:
-    schedule = CaffeInvDecay(settings.base_learning_rate, settings.lr_gamma, settings.lr_power)
+    """SGD with momentum (or Adam), both on Caffe's "inv" schedule."""
+    schedule = make_schedule(settings)
     if settings.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=schedule, momentum=settings.momentum)
     return keras.optimizers.Adam(learning_rate=schedule)
 
 
-class _LearningRateLogger(keras.callbacks.Callback):
-    """Writes the learning rate to TensorBoard at the end of each epoch."""
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy named in the config.
 
-    def __init__(self, log_dir: str) -> None:
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    raise ValueError(
+        f"`distribution` must be default, mirrored or one_device. Received: distribution={name!r}"
+    )
+
+
+# --- Callbacks ------------------------------------------------------------------------------------
+
+
+class _StepCounter(keras.callbacks.Callback):
+    """Counts optimiser steps on the host: reading `optimizer.iterations` every batch would sync the device."""
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+
+
+class StopAtStep(_StepCounter):
+    """Stops training after exactly `steps` optimiser steps (the last epoch may be short)."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step >= self.steps:
+            self.model.stop_training = True
+
+
+class LearningRateLogger(_StepCounter):
+    """Writes the learning rate to TensorBoard (run `train`) every `every` steps and at epoch ends."""
+
+    def __init__(
+        self, log_dir: str, every: int, schedule: keras.optimizers.schedules.LearningRateSchedule
+    ) -> None:
         super().__init__()
         self._writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+        self._every = max(1, every)
+        self._schedule = schedule
+
+    def _write(self) -> None:
+        with self._writer.as_default(step=self.step):
+            tf.summary.scalar("learning_rate", float(self._schedule(self.step)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step % self._every == 0:
+            self._write()
 
     def on_epoch_end(self, epoch, logs=None):
-        optimizer = self.model.optimizer
-        step = int(optimizer.iterations.numpy())
-        lr = (
-            float(optimizer.learning_rate.numpy())
-            if hasattr(optimizer.learning_rate, "numpy")
-            else float(optimizer.learning_rate)
-        )
-        with self._writer.as_default(step=step):
-            tf.summary.scalar("learning_rate", lr)
+        self._write()
         self._writer.flush()
 
 
-def _log_hyperparameters_and_images(log_dir: str, settings: TrainSettings, dataset: tf.data.Dataset) -> None:
-    from tensorboard.plugins.hparams import api as hparams_api
+# --- Cached stem features -------------------------------------------------------------------------
 
-    writer = tf.summary.create_file_writer(os.path.join(log_dir, "hparams"))
-    with writer.as_default():
-        hparams_api.hparams({k: v for k, v in asdict(settings).items()})
-        images, _ = next(iter(dataset.take(1)))
-        tf.summary.image("training_inputs", images[:8] / 255.0, step=0, max_outputs=8)
-    writer.flush()
+
+def compute_stem_features(
+    model: ParameterRegressor, dataset: tf.data.Dataset
+) -> tuple[np.ndarray, np.ndarray]:
+    """Runs the (frozen) stem once over a finite dataset: `[N, F]` features and `[N, m]` q."""
+    extract = tf.function(lambda images: model.stem_features(images, training=False))
+    feature_batches, q_batches = [], []
+    for images, q in dataset:
+        feature_batches.append(extract(images).numpy())
+        q_batches.append(q.numpy())
+    if not feature_batches:
+        raise ValueError("No examples to compute stem features of.")
+    return np.concatenate(feature_batches), np.concatenate(q_batches)
+
+
+def _cached_dataset(
+    values: tuple[np.ndarray, np.ndarray], batch_size: int, seed: int, train: bool
+) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices(values)
+    if train:
+        dataset = dataset.shuffle(len(values[0]), seed=seed, reshuffle_each_iteration=True).repeat()
+    return dataset.batch(batch_size, drop_remainder=train).prefetch(tf.data.AUTOTUNE)
+
+
+# --- Training -------------------------------------------------------------------------------------
 
 
 def train_regressor(
@@ -164,53 +297,104 @@ def train_regressor(
     settings: TrainSettings,
     serving_model_dir: str,
     log_dir: str,
-) -> dict[str, float]:
-    """Trains the regressor, writes TensorBoard logs and exports the SavedModel.
+) -> dict:
+    """Trains the regressor, writes TensorBoard logs and checkpoints, and exports the SavedModel.
+
+    Writes under `log_dir`: TensorBoard runs `train`, `validation`, `hparams`
+    and `renders`; `checkpoints/`; `regressor.keras` (the Keras model) and
+    `training_result.json`.
 
     Returns:
-        Final training loss and validation loss.
+        Final training and validation loss, steps trained, and trainable /
+        total parameter counts.
     """
+    from headsynth.components.training import summaries
     from headsynth.components.training.export import export_serving_model
 
     keras.utils.set_random_seed(settings.seed)
+    strategy = make_strategy(settings.distribution)
     m = face_model.num_parameters
     train_ds = make_dataset(train_files, m, settings.image_size, settings.batch_size, True, settings.seed)
     eval_ds = make_dataset(eval_files, m, settings.image_size, settings.batch_size, False, settings.seed)
-    model = build_regressor(settings, m)
-    model.get_layer("mean_image").mean_image.assign(
-        mean_image(train_ds, batches=max(1, 512 // settings.batch_size))
-    )
-    model.compile(optimizer=make_optimizer(settings), loss=squared_euclidean_loss)
-    _log_hyperparameters_and_images(log_dir, settings, eval_ds)
+    with strategy.scope():
+        model = build_regressor(settings, m)
+        if input_preprocessing(settings) is None:
+            model.preprocess.mean_image.assign(
+                mean_image(train_ds, batches=max(1, 512 // settings.batch_size))
+            )
+        optimizer = make_optimizer(settings)
+    summaries.log_hyperparameters(log_dir, settings)
+    summaries.log_input_images(log_dir, eval_ds)
+
     steps_per_epoch = min(settings.steps_per_epoch, settings.train_steps)
-    epochs = max(1, settings.train_steps // steps_per_epoch)
+    epochs = math.ceil(settings.train_steps / steps_per_epoch)
+    update_freq = max(1, steps_per_epoch // 10)
+    checkpoint_name = "head_latest.weights.h5" if settings.cache_stem_features else "latest.weights.h5"
     callbacks = [
-        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=max(1, steps_per_epoch // 10)),
-        _LearningRateLogger(log_dir),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=update_freq),
+        LearningRateLogger(log_dir, update_freq, make_schedule(settings)),
         keras.callbacks.ModelCheckpoint(
-            os.path.join(log_dir, "checkpoints", "latest.weights.h5"), save_weights_only=True
+            os.path.join(log_dir, "checkpoints", checkpoint_name), save_weights_only=True
         ),
+        StopAtStep(settings.train_steps),
     ]
-    history = model.fit(
-        train_ds,
+    if settings.cache_stem_features:
+        if settings.stem_mode != "frozen":
+            raise ValueError(
+                f"`cache_stem_features` needs a frozen stem. Received: stem_mode={settings.stem_mode!r}"
+            )
+        # A frozen stem maps each example to the same features every epoch: compute them once.
+        train_cache = compute_stem_features(
+            model,
+            make_dataset(train_files, m, settings.image_size, settings.batch_size, False, repeat=False),
+        )
+        eval_cache = compute_stem_features(model, eval_ds.take(settings.eval_steps))
+        fitted = model.head_model
+        train_input = _cached_dataset(train_cache, settings.batch_size, settings.seed, train=True)
+        eval_input = _cached_dataset(eval_cache, settings.batch_size, settings.seed, train=False)
+        validation_steps = None
+    else:
+        fitted, train_input, eval_input, validation_steps = model, train_ds, eval_ds, settings.eval_steps
+    with strategy.scope():
+        fitted.compile(optimizer=optimizer, loss=squared_euclidean_loss)
+    history = fitted.fit(
+        train_input,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        validation_data=eval_ds,
-        validation_steps=settings.eval_steps,
+        validation_data=eval_input,
+        validation_steps=validation_steps,
         callbacks=callbacks,
         verbose=2,
     )
-    export_serving_model(model, face_model, serving_model_dir)
-    model.save(os.path.join(log_dir, "regressor.keras"))  # the Keras model, for fine-tuning and tests
+    steps = int(optimizer.iterations.numpy())
     result = {
         "train_loss": float(history.history["loss"][-1]),
         "val_loss": float(history.history["val_loss"][-1]),
-        "train_steps": int(model.optimizer.iterations.numpy()),
+        "train_steps": steps,
+        "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "parameters": int(model.count_params()),
     }
+    summaries.log_final_metrics(log_dir, result, steps)
+    if settings.log_renders:
+        summaries.log_prediction_renders(
+            log_dir,
+            model,
+            face_model,
+            settings.scale,
+            eval_files,
+            settings.image_size,
+            settings.log_renders,
+            steps,
+        )
+    export_serving_model(model, face_model, serving_model_dir, scale=settings.scale)
+    model.save(os.path.join(log_dir, "regressor.keras"))  # the Keras model, for fine-tuning and tests
     tf.io.gfile.makedirs(log_dir)
     with tf.io.gfile.GFile(os.path.join(log_dir, "training_result.json"), "w") as f:
         f.write(json.dumps(result, indent=2))
     return result
+
+
+# --- TFX ------------------------------------------------------------------------------------------
 
 
 def examples_root(file_pattern: str) -> str:
@@ -218,13 +402,31 @@ def examples_root(file_pattern: str) -> str:
     return os.path.dirname(os.path.dirname(file_pattern))
 
 
+def rendered_scale(root: str) -> float | None:
+    """The scale the examples under `root` were rendered with (from `render.json`), if recorded."""
+    path = os.path.join(root, "render.json")
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        scale = json.load(f).get("job", {}).get("scale")
+    return None if scale is None else float(scale)
+
+
 def run_fn(fn_args) -> None:
-    """TFX Trainer entry point (GenericExecutor); hyperparameters come from custom_config."""
+    """TFX Trainer entry point (GenericExecutor); hyperparameters come from custom_config.
+
+    The face model is `<examples>/face_model.npz`; the scale is the one the
+    examples were rendered with (their `render.json`), so the exported mesh
+    matches the renders whatever custom_config says.
+    """
     config = dict(fn_args.custom_config or {})
     config["train_steps"] = fn_args.train_steps
     config["eval_steps"] = fn_args.eval_steps
-    settings = TrainSettings.from_dict(config)
     root = examples_root(fn_args.train_files[0])
+    scale = rendered_scale(root)
+    if scale is not None:
+        config["scale"] = scale
+    settings = TrainSettings.from_dict(config)
     face_model = load_npz(os.path.join(root, "face_model.npz"))
     train_regressor(
         fn_args.train_files,

@@ -1,4 +1,4 @@
-import base64
+import dataclasses
 import json
 
 import keras
@@ -6,13 +6,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from headsynth.components.rendering.render_job import read_examples
 from headsynth.components.training.trainer import (
     CaffeInvDecay,
     TrainSettings,
     build_regressor,
     make_dataset,
+    make_optimizer,
+    make_strategy,
+    rendered_scale,
+    train_regressor,
 )
+from headsynth.config import TrainingConfig, get_preset, validate
+from headsynth.errors import ConfigError
+from headsynth.models.backbones import build_backbone
 from headsynth.models.regressor import squared_euclidean_loss
 
 
@@ -31,6 +37,20 @@ def test_inv_schedule_round_trips_its_config():
         CaffeInvDecay(-1, 0.1, 0.75)
 
 
+def test_paper_optimizer_is_sgd_momentum_on_the_inv_schedule():
+    settings = TrainSettings(
+        optimizer="sgd", base_learning_rate=1e-4, lr_gamma=0.1, lr_power=0.75, momentum=0.9
+    )
+    optimizer = make_optimizer(settings)
+    assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.momentum == 0.9
+    for step in (0, 7, 5000):
+        optimizer.iterations.assign(step)
+        assert float(np.asarray(optimizer.learning_rate)) == pytest.approx(
+            1e-4 * (1 + 0.1 * step) ** -0.75, rel=1e-5
+        )
+    assert isinstance(make_optimizer(dataclasses.replace(settings, optimizer="adam")), keras.optimizers.Adam)
+
+
 def test_loss_is_squared_euclidean_distance():
     y_true = np.array([[1.0, 2.0], [0.0, 0.0]], np.float32)
     y_pred = np.array([[0.0, 0.0], [3.0, 4.0]], np.float32)
@@ -46,36 +66,172 @@ def test_dataset_yields_decoded_images_and_q(rendered_examples, small_model):
     assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255.0
 
 
-def test_training_writes_tensorboard_logs_and_result(trained_regressor):
+def read_runs(log_dir):
+    """{run: EventAccumulator} for the TensorBoard runs under `log_dir`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = {}
+    for run in ("train", "validation", "hparams", "inputs", "renders"):
+        runs[run] = EventAccumulator(str(log_dir / run), size_guidance={"tensors": 0})
+        runs[run].Reload()
+    return runs
+
+
+def test_training_writes_tensorboard_logs_checkpoints_and_result(trained_regressor):
     out, result = trained_regressor
     assert result["train_steps"] == 12
-    assert np.isfinite(result["train_loss"])
-    events = list((out / "logs").rglob("events.out.tfevents.*"))
-    assert {p.parent.name for p in events} >= {"train", "validation", "hparams"}
+    assert np.isfinite(result["train_loss"]) and np.isfinite(result["val_loss"])
+    runs = read_runs(out / "logs")
+    tags = {run: set(accumulator.Tags()["tensors"]) for run, accumulator in runs.items()}
+    assert "learning_rate" in tags["train"] and "epoch_loss" in tags["train"]
+    assert "epoch_loss" in tags["validation"]
+    assert {"_hparams_/session_start_info", "hparams/val_loss"} <= tags["hparams"]
+    assert "training_inputs" in tags["inputs"]
+    settings = TrainSettings()  # the fixture's schedule: the config's defaults
+    logged = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in runs["train"].Tensors("learning_rate")}
+    assert 12 in logged and len(logged) >= 3
+    for step, value in logged.items():
+        expected = settings.base_learning_rate * (1 + settings.lr_gamma * step) ** -settings.lr_power
+        assert value == pytest.approx(expected, rel=1e-5)
+    assert "eval/input_predicted_true" in tags["renders"]
+    assert (out / "logs" / "checkpoints" / "latest.weights.h5").exists()
     assert json.loads((out / "logs" / "training_result.json").read_text())["train_steps"] == 12
 
 
-def test_serving_signature_matches_predict_on_rest_shaped_request(
-    trained_regressor, rendered_examples, small_model
-):
+def test_prediction_panels_show_input_prediction_and_truth(trained_regressor, small_model):
+    from headsynth.components.training.summaries import prediction_panels
+
     out, _ = trained_regressor
-    loaded = tf.saved_model.load(str(out / "serving"))
-    assert set(loaded.signatures) == {"serving_default", "serving_examples"}
-    records = read_examples(str(rendered_examples), "eval", 3)
-    encoded = [tf.train.Example.FromString(r).features.feature["image"].bytes_list.value[0] for r in records]
-    # TF Serving's REST body: {"instances": [{"b64": ...}, ...]} -> a [B] string tensor.
-    request = json.loads(json.dumps({"instances": [{"b64": base64.b64encode(e).decode()} for e in encoded]}))
-    images = tf.constant([base64.b64decode(i["b64"]) for i in request["instances"]])
-    served = loaded.signatures["serving_default"](images=images)
-    from_examples = loaded.signatures["serving_examples"](examples=tf.constant(records))
-    decoded = np.stack([tf.io.decode_png(e, channels=3).numpy().astype(np.float32) for e in encoded])
     model = keras.models.load_model(out / "logs" / "regressor.keras")
-    q = served["q"].numpy()
-    assert q.shape == (3, small_model.num_parameters)
-    np.testing.assert_allclose(q, model.predict(decoded, verbose=0), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(q, from_examples["q"].numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(served["shape_parameters"].numpy(), q[:, :4])
-    np.testing.assert_allclose(served["texture_parameters"].numpy(), q[:, 4:])
+    images = np.full((2, 32, 32, 3), 200.0, np.float32)
+    q = np.zeros((2, small_model.num_parameters), np.float32)
+    panels = prediction_panels(model, small_model, 1.6, images, q)
+    assert panels.shape == (2, 32, 96, 3) and 0.0 <= panels.min() and panels.max() <= 1.0
+    np.testing.assert_allclose(panels[:, :, :32], 200.0 / 255.0)
+    assert panels[:, :, 64:].std() > 0.01  # the true render shows a head, not a flat image
+
+
+def train_tiny(tmp_path, rendered_examples, small_model, **overrides):
+    settings = TrainSettings(
+        **{
+            **dict(
+                batch_size=8,
+                train_steps=5,
+                eval_steps=1,
+                steps_per_epoch=3,
+                image_size=32,
+                backbone="tiny_cnn",
+                log_renders=0,
+            ),
+            **overrides,
+        }
+    )
+    result = train_regressor(
+        str(rendered_examples / "Split-train" / "*"),
+        str(rendered_examples / "Split-eval" / "*"),
+        small_model,
+        settings,
+        str(tmp_path / "serving"),
+        str(tmp_path / "logs"),
+    )
+    return settings, result, keras.models.load_model(tmp_path / "logs" / "regressor.keras")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [dict(distribution="mirrored"), dict(cache_stem_features=True)],
+    ids=["mirrored", "cached_features"],
+)
+def test_frozen_stem_keeps_its_weights_while_the_head_learns(
+    tmp_path, rendered_examples, small_model, overrides
+):
+    # A "pretrained" stem: a freshly built backbone with non-trivial weights and BN statistics, saved to a file.
+    stem = build_backbone("tiny_cnn", 32)
+    rng = np.random.default_rng(0)
+    stem.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in stem.get_weights()])
+    path = tmp_path / "stem.weights.h5"
+    stem.save_weights(path)
+    settings, result, model = train_tiny(
+        tmp_path, rendered_examples, small_model, stem_weights=str(path), stem_mode="frozen", **overrides
+    )
+    assert result["train_steps"] == 5 and np.isfinite(result["val_loss"])
+    assert result["trainable_parameters"] == model.head_model.count_params()
+    for before, after in zip(stem.get_weights(), model.backbone.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)  # kernels, gamma/beta and moving statistics alike
+    # The head starts from the same seeded initial values in a fresh build, so any difference is training's.
+    keras.utils.set_random_seed(settings.seed)
+    initial = build_regressor(settings, small_model.num_parameters)
+    keras.utils.set_random_seed(settings.seed)
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            initial.head_model.get_weights(),
+            build_regressor(settings, small_model.num_parameters).head_model.get_weights(),
+            strict=True,
+        )
+    )
+    changed = [
+        not np.allclose(a, b)
+        for a, b in zip(initial.head_model.get_weights(), model.head_model.get_weights(), strict=True)
+    ]
+    assert all(changed)
+
+
+def test_stem_trained_from_block_changes_only_later_blocks(tmp_path, rendered_examples, small_model):
+    stem = build_backbone("tiny_cnn", 32)
+    path = tmp_path / "stem.weights.h5"
+    stem.save_weights(path)
+    _, _, model = train_tiny(
+        tmp_path,
+        rendered_examples,
+        small_model,
+        stem_weights=str(path),
+        stem_mode="from_block",
+        stem_train_from_block=2,
+        train_steps=3,
+    )
+    for layer in stem.layers:
+        if not layer.weights:
+            continue
+        same = all(
+            np.array_equal(a, b)
+            for a, b in zip(
+                layer.get_weights(), model.backbone.get_layer(layer.name).get_weights(), strict=True
+            )
+        )
+        assert same == layer.name.startswith(("stage0_", "stage1_")), layer.name
+
+
+def test_strategies_from_config():
+    assert make_strategy("default") is tf.distribute.get_strategy()
+    assert isinstance(make_strategy("one_device"), tf.distribute.OneDeviceStrategy)
+    with pytest.raises(ValueError, match="Received: distribution='tpu'"):
+        make_strategy("tpu")
+
+
+@pytest.mark.parametrize(
+    "training, message",
+    [
+        (dict(stem_mode="half"), "training.stem_mode must be"),
+        (dict(stem_mode="from_block", stem_train_from_block=0), "stem_train_from_block must be >= 1"),
+        (dict(cache_stem_features=True), "cache_stem_features needs training.stem_mode=frozen"),
+        (dict(distribution="tpu"), "training.distribution must be"),
+        (dict(log_renders=-1), "log_renders must be >= 0"),
+        (dict(stem_weights="weights.pt"), "must be empty, imagenet, or a"),
+        (dict(stem_weights="/nowhere/stem.npz"), "does not exist"),
+    ],
+)
+def test_config_validates_training_fields(training, message):
+    config = get_preset("ci")
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training, **training))
+    with pytest.raises(ConfigError, match=message):
+        validate(config)
+
+
+def test_train_settings_extend_the_config_and_read_the_rendered_scale(rendered_examples):
+    assert set(TrainingConfig.__dataclass_fields__) < set(TrainSettings.__dataclass_fields__)
+    assert TrainSettings.from_dict({"scale": 1.2, "unknown": 1}).scale == 1.2
+    assert rendered_scale(str(rendered_examples)) == pytest.approx(1.6)
 
 
 def test_regressor_config_round_trip_and_validation():
