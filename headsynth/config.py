@@ -268,7 +268,11 @@ def paper_preset() -> HeadsynthConfig:
             beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
         ),
         training=TrainingConfig(
-            backbone="small_cnn",
+            # The paper fine-tunes Caffe's ImageNet ResNet-50: weights through Keras
+            # when online, or --set training.stem_weights=/path/to/weights.
+            backbone="resnet50",
+            stem_weights="imagenet",
+            head="linear",
             optimizer="sgd",
             base_learning_rate=1e-4,
             lr_gamma=0.1,
@@ -282,10 +286,34 @@ def paper_preset() -> HeadsynthConfig:
     )
 
 
+def thesis_preset() -> HeadsynthConfig:
+    """The thesis's regressor: a frozen ImageNet WRN-50-2 stem, 3x200 leaky-ReLU head, tanh output."""
+    paper = paper_preset()
+    return dataclasses.replace(
+        paper,
+        preset="thesis",
+        face_model=FaceModelConfig(shape_components=40, texture_components=40),
+        sampling=SamplingConfig(num_train=100_000, num_eval=2000, sampler="naive_normal", scale=1.0),
+        rendering=dataclasses.replace(paper.rendering, scenario="none"),
+        training=dataclasses.replace(
+            paper.training,
+            backbone="wide_resnet50_2",
+            head="mlp",
+            stem_mode="frozen",
+            cache_stem_features=True,
+            optimizer="adam",
+            base_learning_rate=1e-4,
+            lr_gamma=0.0,
+            train_steps=200_000,
+        ),
+    )
+
+
 PRESETS: dict[str, Callable[[], HeadsynthConfig]] = {
     "ci": ci_preset,
     "quickstart": quickstart_preset,
     "paper": paper_preset,
+    "thesis": thesis_preset,
 }
 
 
