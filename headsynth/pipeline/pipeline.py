@@ -111,7 +111,12 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
         examples=render.outputs["examples"],
         train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.training.eval_steps),
-        custom_config=dataclasses.asdict(settings),
+        # backup_root: where a killed Trainer's next attempt finds its last backup
+        # (a new execution gets new output folders, so backups live beside them).
+        custom_config={
+            **dataclasses.asdict(settings),
+            "backup_root": os.path.join(paths.root, "trainer_backups"),
+        },
     )
     evaluate = Evaluate(model=trainer.outputs["model"], examples=render.outputs["examples"])
     pusher = tfx.components.Pusher(

@@ -12,6 +12,8 @@ the SavedModel export.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -297,12 +299,18 @@ def train_regressor(
     settings: TrainSettings,
     serving_model_dir: str,
     log_dir: str,
+    backup_dir: str | None = None,
 ) -> dict:
     """Trains the regressor, writes TensorBoard logs and checkpoints, and exports the SavedModel.
 
     Writes under `log_dir`: TensorBoard runs `train`, `validation`, `hparams`
     and `renders`; `checkpoints/`; `regressor.keras` (the Keras model) and
     `training_result.json`.
+
+    With `backup_dir`, the model and optimizer state are backed up at every
+    epoch end; a run killed midway and started again with the same
+    `backup_dir` resumes from the last backup (Keras' BackupAndRestore), and
+    the backup is deleted when training completes.
 
     Returns:
         Final training and validation loss, steps trained, and trainable /
@@ -330,7 +338,15 @@ def train_regressor(
     epochs = math.ceil(settings.train_steps / steps_per_epoch)
     update_freq = max(1, steps_per_epoch // 10)
     checkpoint_name = "head_latest.weights.h5" if settings.cache_stem_features else "latest.weights.h5"
+    resumed_from_step = backed_up_epochs(backup_dir) * steps_per_epoch if backup_dir else 0
     callbacks = [
+        # First: it restores the optimizer's step count that the step counters below read.
+        # double_checkpoint keeps the previous backup in case a kill lands mid-write.
+        *(
+            [keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", double_checkpoint=True)]
+            if backup_dir
+            else []
+        ),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=update_freq),
         LearningRateLogger(log_dir, update_freq, make_schedule(settings)),
         keras.callbacks.ModelCheckpoint(
@@ -371,6 +387,7 @@ def train_regressor(
         "train_loss": float(history.history["loss"][-1]),
         "val_loss": float(history.history["val_loss"][-1]),
         "train_steps": steps,
+        "resumed_from_step": resumed_from_step,
         "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "parameters": int(model.count_params()),
     }
@@ -392,6 +409,21 @@ def train_regressor(
     with tf.io.gfile.GFile(os.path.join(log_dir, "training_result.json"), "w") as f:
         f.write(json.dumps(result, indent=2))
     return result
+
+
+def backed_up_epochs(backup_dir: str) -> int:
+    """Epochs completed by the backup in `backup_dir` (0 when there is none)."""
+    state = os.path.join(backup_dir, "training_metadata.json")
+    if not tf.io.gfile.exists(state):
+        return 0
+    with tf.io.gfile.GFile(state) as f:
+        return int(json.load(f).get("epoch", 0))
+
+
+def backup_dir_for(backup_root: str, train_files: list[str], settings: TrainSettings) -> str:
+    """A backup folder that is the same for the same data and settings, across TFX executions."""
+    key = json.dumps({"files": sorted(train_files), "settings": dataclasses.asdict(settings)}, sort_keys=True)
+    return os.path.join(backup_root, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
 # --- TFX ------------------------------------------------------------------------------------------
@@ -428,6 +460,7 @@ def run_fn(fn_args) -> None:
         config["scale"] = scale
     settings = TrainSettings.from_dict(config)
     face_model = load_npz(os.path.join(root, "face_model.npz"))
+    backup_root = config.get("backup_root")
     train_regressor(
         fn_args.train_files,
         fn_args.eval_files,
@@ -435,4 +468,5 @@ def run_fn(fn_args) -> None:
         settings,
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
+        backup_dir=backup_dir_for(backup_root, list(fn_args.train_files), settings) if backup_root else None,
     )
