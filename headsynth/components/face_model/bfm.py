@@ -34,6 +34,14 @@ from headsynth.errors import ModelFileError
 # BFM group name -> headsynth part name.
 PART_GROUPS = {"shape": "shape", "color": "texture", "expression": "expression"}
 LANDMARKS_KEY = "metadata/landmarks"
+# Expected shape of each dataset, by the last two parts of its key (V vertices, k components, T triangles).
+EXPECTED_SHAPES = {
+    "model/mean": "[3V]",
+    "model/pcaBasis": "[3V, k]",
+    "model/pcaVariance": "[k]",
+    "representer/cells": "[3, T]",
+    "representer/points": "[3, V]",
+}
 _FIX_LAYOUT = (
     "Use a Basel Face Model 2017 file (e.g. model2017-1_bfm_nomouth.h5) as downloaded from "
     "faces.dmi.unibas.ch, or convert the model to headsynth's .npz format."
@@ -68,7 +76,7 @@ def load_bfm2017(
         raise ModelFileError(f"Model file {path} does not exist.", "Check face_model.source.")
     try:
         handle = h5py.File(path, "r")
-    except OSError as error:
+    except Exception as error:  # OSError mostly; damaged headers can raise others
         raise ModelFileError(
             f"Model file {path} is not a readable HDF5 file ({_first_line(error)}).",
             "The file is truncated or corrupt; re-download the Basel Face Model.",
@@ -76,8 +84,11 @@ def load_bfm2017(
     try:
         with handle:
             return _read_model(handle, path, {"shape": shape_components, "color": texture_components})
-    except (OSError, RuntimeError, KeyError) as error:
-        # h5py raises these when a dataset's bytes are cut off or damaged.
+    except ModelFileError:
+        raise
+    except Exception as error:
+        # Cut-off or damaged bytes surface as OSError, KeyError, TypeError, UnicodeDecodeError ...
+        # depending on what they hit: all mean an unreadable file.
         raise ModelFileError(
             f"Model file {path} could not be read ({_first_line(error)}).",
             "The file is truncated or corrupt; re-download the Basel Face Model.",
@@ -142,7 +153,9 @@ def _read_model(handle, path: Path, wanted: dict[str, int]) -> MorphableModel:
 
 def _read_part(handle, group: str, part_name: str, k: int, num_values: int | None, source: str) -> PcaPart:
     """Reads and checks one part; `num_values` is 3V from an earlier part, if any."""
-    mean_key, basis_key, variance_key = (f"{group}/model/{name}" for name in ("mean", "pcaBasis", "pcaVariance"))
+    mean_key, basis_key, variance_key = (
+        f"{group}/model/{name}" for name in ("mean", "pcaBasis", "pcaVariance")
+    )
     mean = _dataset(handle, mean_key, source)
     expected_values = "3V" if num_values is None else str(num_values)
     if mean.ndim != 1 or mean.shape[0] % 3 != 0 or (num_values is not None and mean.shape[0] != num_values):
@@ -246,9 +259,12 @@ def _dataset(handle, key: str, source: str, read: bool = True):
     """The dataset at `key` (as an array if `read`), or a ModelFileError naming the key."""
     if key not in handle:
         group = key.split("/")[0]
+        expected = EXPECTED_SHAPES.get(key.split("/", 1)[-1], "")
+        found = f"group {group!r} has: {', '.join(_list_keys(handle[group]))}" if group in handle else ""
         raise ModelFileError(
             f"{source}: key {key!r} is missing"
-            + (f" (group {group!r} has: {', '.join(_list_keys(handle[group]))})." if group in handle else "."),
+            + (f"; expected a dataset of shape {expected}" if expected else "")
+            + (f" ({found})." if found else "."),
             _FIX_LAYOUT,
         )
     node = handle[key]

@@ -140,7 +140,8 @@ def render_component_sweep(
     images = render_frontal(model, q, image_size)
     sheet = compose_sheet(
         images.reshape(len(swept), len(sigmas), image_size, image_size, 3),
-        row_labels=[f"shape {i + 1}" for i in range(k_shape)] + [f"texture {j + 1}" for j in range(k_texture)],
+        row_labels=[f"shape {i + 1}" for i in range(k_shape)]
+        + [f"texture {j + 1}" for j in range(k_texture)],
         col_labels=[_sigma_label(s) for s in sigmas],
         corner="q / σ",
     )
@@ -228,7 +229,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="'builtin', a headsynth .npz model or a Basel Face Model 2017 .h5 file (default: builtin)",
     )
     parser.add_argument(
-        "--shape-components", type=int, default=0, metavar="K", help="keep the first K shape components (0: all)"
+        "--shape-components",
+        type=int,
+        default=0,
+        metavar="K",
+        help="keep the first K shape components (0: all)",
     )
     parser.add_argument(
         "--texture-components",
@@ -244,7 +249,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="write the head q ~ N(0, I) drawn with --seed as .obj or .ply (scale 1: q in sigma units)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the grid and the exported head (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the grid and the exported head (default 0)"
+    )
     parser.add_argument("--image-size", type=int, default=128, metavar="PX", help="tile size of the PNGs")
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,7 +226,9 @@ def load_npz(path: str | os.PathLike) -> MorphableModel:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             contents = {key: arrays[key] for key in arrays.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+    except Exception as error:
+        # Damaged bytes surface as BadZipFile, zlib.error, NotImplementedError, TokenError,
+        # ValueError ... depending on where they are: all mean an unreadable file.
         raise ModelFileError(
             f"Model file {path} is not a readable .npz archive ({error}).",
             "The file is truncated or corrupt; regenerate or re-download it.",

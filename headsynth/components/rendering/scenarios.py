@@ -280,11 +280,18 @@ def scenario_from_dict(values: dict) -> Scenario:
     Raises:
         ConfigError: naming an unknown base, factor name or malformed factor.
     """
+    if not isinstance(values, dict):
+        raise ConfigError(f"A scenario must be a JSON object. Received: {values!r}.")
     unknown = set(values) - {"name", "base", "factors"}
     if unknown:
         raise ConfigError(f"Unknown scenario keys {sorted(unknown)}.", "Use name, base and factors.")
-    base = get_scenario(values.get("base", "none"))
+    base_name = values.get("base", "none")
+    if not isinstance(base_name, str):
+        raise ConfigError(f"Scenario 'base' must be a scenario name. Received: {base_name!r}.")
+    base = get_scenario(base_name)
     factors = values.get("factors", {})
+    if not isinstance(factors, dict):
+        raise ConfigError(f"Scenario 'factors' must map factor names to factors. Received: {factors!r}.")
     bad = set(factors) - set(FACTOR_NAMES)
     if bad:
         raise ConfigError(

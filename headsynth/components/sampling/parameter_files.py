@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +125,9 @@ def _parse_numpy(data: bytes, suffix: str, path: str) -> tuple[np.ndarray, dict[
             return loaded, {}
         with loaded as archive:
             contents = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+    except Exception as error:
+        # Damaged bytes surface as BadZipFile, zlib.error, NotImplementedError, TokenError,
+        # ValueError ... depending on where they are: all mean an unreadable file.
         raise ParameterError(
             f"Parameter file {path} is not a readable {suffix} file ({error}).",
             "The file is truncated or corrupt; write it again.",
@@ -146,7 +147,11 @@ def _parse_csv(data: bytes, path: str) -> tuple[np.ndarray, dict[str, np.ndarray
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ParameterError(f"Parameter file {path} is not UTF-8 text ({error}).") from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    try:
+        # newline="" lets the csv module see bare "\r" line ends instead of failing on them.
+        rows = [row for row in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in row)]
+    except csv.Error as error:
+        raise ParameterError(f"Parameter file {path} is not a readable CSV file ({error}).") from None
     if not rows:
         return np.zeros([0, 0]), {}
     header = None

@@ -69,22 +69,34 @@ def normal_beta_uniform(
     rng: np.random.Generator,
     count: int,
     width: int,
-    beta_a: float = 0.5,
-    beta_b: float = 0.5,
-    uniform_limit: float = 3.0,
+    beta_a: float = 3.0,
+    beta_b: float = 15.0,
+    uniform_limit: float = 6.0,
+    normal_std: float = 0.7,
 ) -> np.ndarray:
-    """Thesis "normal x beta x uniform": the product N(0,1) * Beta(a, b) * U(-x, x)."""
+    """Thesis "normal x beta x uniform": the product N(0, s) * Beta(a, b) * U(-x, x).
+
+    Defaults are Table 5.1's: N(0, 0.7) * Beta(3, 15) * U(-6, 6).
+    """
+    if beta_a <= 0 or beta_b <= 0 or uniform_limit <= 0 or normal_std <= 0:
+        raise ConfigError(
+            "normal_beta_uniform needs positive beta_a, beta_b, uniform_limit and normal_std. "
+            f"Received: {beta_a}, {beta_b}, {uniform_limit}, {normal_std}."
+        )
     return (
-        rng.normal(0.0, 1.0, size=(count, width))
+        rng.normal(0.0, normal_std, size=(count, width))
         * rng.beta(beta_a, beta_b, size=(count, width))
         * rng.uniform(-uniform_limit, uniform_limit, size=(count, width))
     )
 
 
 def meta_normal(
-    rng: np.random.Generator, count: int, width: int, sigma_low: float = 0.5, sigma_high: float = 3.0
+    rng: np.random.Generator, count: int, width: int, sigma_low: float = 0.5, sigma_high: float = 2.0
 ) -> np.ndarray:
-    """Thesis "meta": per instance a sigma ~ U(low, high), then q ~ N(0, sigma)."""
+    """Thesis "meta": per instance a sigma ~ U(low, high), then q ~ N(0, sigma).
+
+    Defaults are Table 5.1's sigma_n in [0.5, 2].
+    """
     if not 0 < sigma_low <= sigma_high:
         raise ConfigError(
             f"meta_normal needs 0 < sigma_low <= sigma_high. Received: {sigma_low}, {sigma_high}."
