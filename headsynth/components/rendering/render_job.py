@@ -380,15 +380,17 @@ def verify_output(job: RenderJob, counts: dict[str, int]) -> dict[str, list[str]
 
 
 def read_examples(output_dir: str, split: str, limit: int | None = None) -> list[bytes]:
-    """Serialized examples of one split, in index order (reads shards in order)."""
+    """Serialized examples of one split, in index order (reads shards in order).
+
+    Raises:
+        DataError: naming a corrupt or truncated shard.
+    """
     import tensorflow as tf
 
+    from headsynth.data_schemas.shards import read_records
+
     pattern = os.path.join(output_dir, SPLIT_DIR.format(split=split), "*.gz")
-    files = sorted(tf.io.gfile.glob(pattern))
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if limit is not None:
-        dataset = dataset.take(limit)
-    return [record.numpy() for record in dataset]
+    return read_records(sorted(tf.io.gfile.glob(pattern)), limit)
 
 
 def write_contact_sheet(output_dir: str, split: str, scenario: str, rows: int = 4, cols: int = 8) -> str:

@@ -12,6 +12,7 @@ the SavedModel export.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -327,9 +328,10 @@ def train_regressor(
     with strategy.scope():
         model = build_regressor(settings, m)
         if input_preprocessing(settings) is None:
-            model.preprocess.mean_image.assign(
-                mean_image(train_ds, batches=max(1, 512 // settings.batch_size))
-            )
+            with naming_corrupt_shards(train_files):
+                model.preprocess.mean_image.assign(
+                    mean_image(train_ds, batches=max(1, 512 // settings.batch_size))
+                )
         optimizer = make_optimizer(settings)
     summaries.log_hyperparameters(log_dir, settings)
     summaries.log_input_images(log_dir, eval_ds)
@@ -373,15 +375,16 @@ def train_regressor(
         fitted, train_input, eval_input, validation_steps = model, train_ds, eval_ds, settings.eval_steps
     with strategy.scope():
         fitted.compile(optimizer=optimizer, loss=squared_euclidean_loss)
-    history = fitted.fit(
-        train_input,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=eval_input,
-        validation_steps=validation_steps,
-        callbacks=callbacks,
-        verbose=2,
-    )
+    with naming_corrupt_shards(train_files, eval_files):
+        history = fitted.fit(
+            train_input,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=eval_input,
+            validation_steps=validation_steps,
+            callbacks=callbacks,
+            verbose=2,
+        )
     steps = int(optimizer.iterations.numpy())
     result = {
         "train_loss": float(history.history["loss"][-1]),
@@ -409,6 +412,26 @@ def train_regressor(
     with tf.io.gfile.GFile(os.path.join(log_dir, "training_result.json"), "w") as f:
         f.write(json.dumps(result, indent=2))
     return result
+
+
+@contextlib.contextmanager
+def naming_corrupt_shards(*patterns: str | list[str]):
+    """Turns TensorFlow's DataLossError into a DataError naming the corrupt shard."""
+    from headsynth.data_schemas.shards import find_corrupt_shard
+
+    try:
+        yield
+    except tf.errors.DataLossError:
+        files = sorted(
+            f
+            for pattern in patterns
+            for item in ([pattern] if isinstance(pattern, str) else pattern)
+            for f in tf.io.gfile.glob(item)
+        )
+        error = find_corrupt_shard(files)
+        if error is not None:
+            raise error from None
+        raise
 
 
 def backed_up_epochs(backup_dir: str) -> int:
