@@ -123,6 +123,8 @@ class TrainingConfig:
             (all local GPUs) or "one_device" (the first GPU, else the CPU).
         log_renders: eval examples whose input, predicted and true renders
             go to TensorBoard at the end of training (0: none).
+        deterministic: enable TensorFlow's op determinism, so a rerun with the
+            same seed gives identical weights (CPU; slower on GPU).
     """
 
     backbone: str = "small_cnn"
@@ -143,6 +145,7 @@ class TrainingConfig:
     cache_stem_features: bool = False
     distribution: str = "default"
     log_renders: int = 4
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,97 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class GenerativeConfig:
+    """Generative models of realistic parameter vectors (FitGenerativeModel), and the samplers study.
+
+    Every model is fitted to q in units of sigma (p = sigma * q); the "gmm" and
+    "cgan" samplers return q for rendering at `sampling.scale`.
+
+    Attributes:
+        source: where the realistic vectors come from: "population" (the
+            labelled identities the built-in model was built from), "photos"
+            (a trained regressor's predictions on photographs), or a parameter
+            file (.npz/.npy/.csv; optional age and sex labels).
+        source_scale: the scale the file's q were written at (p = source_scale
+            * sigma * q): 1 for sigma units, 1.6 for the paper's q.
+        photos_model: with source=photos, the regressor: a run, study-net or
+            SavedModel folder.
+        photos: with source=photos, image files, folders or globs.
+        photos_labels: with source=photos, an optional CSV `photo,age,sex`.
+        gmm_components: component counts of the fitted mixtures (Table 5.4).
+        gmm_covariance_types: scikit-learn covariance types fitted.
+        gmm_selection: the mixture the "gmm" sampler uses: "bic", "aic", or a
+            fitted component count.
+        gmm_reg_covar: added to the covariance diagonals (sigma units squared).
+        cgan_variants: conditional GANs trained: cvgan1, cvgan2 (Tables 5.2/5.3).
+        cgan_steps: training steps per GAN.
+        cgan_batch_size: vectors per GAN step.
+        cgan_learning_rate: Adam's learning rate for the GAN's G and D.
+        gan_ages: ages the "cgan" sampler draws at (empty: the training labels').
+        gan_sexes: sexes it draws (0 female, 1 male; empty: the training labels').
+        seed: seed of the fits.
+        study_samplers: the samplers `headsynth study samplers` compares
+            (names in `headsynth.study.samplers.STUDY_SAMPLERS`; "gmm" trains
+            one network per size in `study_gmm_components`).
+        study_gmm_components: the mixture sizes the study trains on.
+        study_num_train: training examples per sampler (0: sampling.num_train).
+        study_train_steps: steps per network (0: training.train_steps).
+        study_backbone: the networks' backbone ("": training.backbone).
+        study_test_identities: realistic identities held out of the fits and
+            rendered as the shared test set.
+        study_renders_per_identity: renders of each test identity (poses, light).
+    """
+
+    source: str = "population"
+    source_scale: float = 1.0
+    photos_model: str = ""
+    photos: tuple[str, ...] = ()
+    photos_labels: str = ""
+    gmm_components: tuple[int, ...] = (1, 2, 4, 8, 16)
+    gmm_covariance_types: tuple[str, ...] = ("full",)
+    gmm_selection: str = "bic"
+    gmm_reg_covar: float = 1e-3
+    cgan_variants: tuple[str, ...] = ("cvgan2",)
+    cgan_steps: int = 2000
+    cgan_batch_size: int = 64
+    cgan_learning_rate: float = 2e-4
+    gan_ages: tuple[float, ...] = ()
+    gan_sexes: tuple[float, ...] = ()
+    seed: int = 0
+    study_samplers: tuple[str, ...] = (
+        "paper_uniform",
+        "naive_uniform",
+        "naive_normal",
+        "composite",
+        "meta_normal",
+        "gmm",
+        "cvgan2",
+    )
+    study_gmm_components: tuple[int, ...] = (1, 8)
+    study_num_train: int = 0
+    study_train_steps: int = 0
+    study_backbone: str = ""
+    study_test_identities: int = 100
+    study_renders_per_identity: int = 2
+
+    def __post_init__(self) -> None:
+        # `--set` gives tuple fields as strings: make the numbers numbers.
+        for name, kind in (
+            ("gmm_components", int),
+            ("study_gmm_components", int),
+            ("gan_ages", float),
+            ("gan_sexes", float),
+        ):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, tuple(kind(v) for v in value))
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"generative.{name} must be comma-separated {kind.__name__}s. Received: {value!r}."
+                ) from None
+
+
+@dataclass(frozen=True)
 class HeadsynthConfig:
     """The whole configuration of one run."""
 
@@ -215,6 +309,7 @@ class HeadsynthConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    generative: GenerativeConfig = field(default_factory=GenerativeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the configuration as nested plain dicts (JSON-ready)."""
@@ -239,6 +334,15 @@ def ci_preset() -> HeadsynthConfig:
             backbone="tiny_cnn", batch_size=16, train_steps=200, eval_steps=4, steps_per_epoch=50
         ),
         evaluation=EvaluationConfig(saliency_examples=2, identity_examples=6, identity_image_size=128),
+        generative=GenerativeConfig(
+            gmm_components=(1, 2, 4),
+            cgan_steps=50,
+            study_gmm_components=(1, 4),
+            study_num_train=64,
+            study_train_steps=20,
+            study_test_identities=12,
+            study_renders_per_identity=1,
+        ),
     )
 
 
@@ -251,6 +355,8 @@ def quickstart_preset() -> HeadsynthConfig:
         rendering=RenderConfig(scenario="angle", image_size=64, batch_size=32, num_shards=4),
         training=TrainingConfig(batch_size=32, train_steps=2000, steps_per_epoch=250),
         evaluation=EvaluationConfig(saliency_examples=4, identity_examples=48),
+        # The samplers study trains 8 networks: fewer examples and steps each, a tiny CNN.
+        generative=GenerativeConfig(study_num_train=2000, study_train_steps=1500, study_backbone="tiny_cnn"),
     )
 
 
@@ -480,6 +586,7 @@ def validate(config: HeadsynthConfig) -> None:
     validate_training(config.training)
     validate_pipeline(config.pipeline)
     validate_evaluation(config.evaluation)
+    validate_generative(config)
 
 
 def validate_training(training: TrainingConfig) -> None:
@@ -557,12 +664,89 @@ def validate_evaluation(evaluation: EvaluationConfig) -> None:
             f"Received: {evaluation.identity_image_size}."
         )
     if evaluation.corrected_score_n <= 0:
-        raise ConfigError(f"evaluation.corrected_score_n must be positive. Received: {evaluation.corrected_score_n}.")
-    if not evaluation.study_scenarios or len(set(evaluation.study_scenarios)) != len(evaluation.study_scenarios):
+        raise ConfigError(
+            f"evaluation.corrected_score_n must be positive. Received: {evaluation.corrected_score_n}."
+        )
+    if not evaluation.study_scenarios or len(set(evaluation.study_scenarios)) != len(
+        evaluation.study_scenarios
+    ):
         raise ConfigError(
             f"evaluation.study_scenarios must name distinct scenarios. Received: {evaluation.study_scenarios}.",
             "Example: --set evaluation.study_scenarios=none,angle,angle_bg,all.",
         )
     for name in (*evaluation.study_scenarios, evaluation.focus_scenario):
         if name not in SCENARIOS:
-            raise ConfigError(f"Unknown scenario {name!r} in evaluation.", f"Choose from: {', '.join(SCENARIOS)}.")
+            raise ConfigError(
+                f"Unknown scenario {name!r} in evaluation.", f"Choose from: {', '.join(SCENARIOS)}."
+            )
+
+
+def validate_generative(config: HeadsynthConfig) -> None:
+    """Checks the generative section: GMM and GAN settings, the source, the samplers study."""
+    from headsynth.components.generative.store import GenerativeSettings
+    from headsynth.study.samplers import STUDY_SAMPLERS
+
+    generative = config.generative
+    GenerativeSettings(
+        gmm_components=generative.gmm_components,
+        gmm_covariance_types=generative.gmm_covariance_types,
+        gmm_selection=generative.gmm_selection,
+        gmm_reg_covar=generative.gmm_reg_covar,
+        cgan_variants=generative.cgan_variants,
+        cgan_steps=generative.cgan_steps,
+        cgan_batch_size=generative.cgan_batch_size,
+        cgan_learning_rate=generative.cgan_learning_rate,
+    ).check()  # raises ConfigError naming the problem
+    if generative.gmm_reg_covar < 0:
+        raise ConfigError(f"generative.gmm_reg_covar must be >= 0. Received: {generative.gmm_reg_covar}.")
+    if generative.source_scale <= 0:
+        raise ConfigError(f"generative.source_scale must be positive. Received: {generative.source_scale}.")
+    if generative.source == "photos":
+        if not generative.photos_model or not generative.photos:
+            raise ConfigError(
+                "generative.source=photos needs generative.photos_model and generative.photos.",
+                "Example: --set generative.photos_model=runs/quickstart --set generative.photos=faces/.",
+            )
+    elif generative.source != "population":
+        if not generative.source.endswith((".npz", ".npy", ".csv")):
+            raise ConfigError(
+                f"generative.source must be population, photos, or a .npz/.npy/.csv file. "
+                f"Received: {generative.source!r}."
+            )
+        if "://" not in generative.source and not os.path.exists(generative.source):
+            raise ConfigError(f"generative.source file {generative.source!r} does not exist.")
+    if config.sampling.sampler == "cgan" and not generative.cgan_variants:
+        raise ConfigError(
+            "sampling.sampler=cgan needs a GAN: generative.cgan_variants is empty.",
+            "Set e.g. --set generative.cgan_variants=cvgan2.",
+        )
+    outside = [a for a in generative.gan_ages if not 18.0 <= a <= 80.0]
+    if outside or any(s not in (0.0, 1.0) for s in generative.gan_sexes):
+        raise ConfigError(
+            f"generative.gan_ages must lie in 18..80 and gan_sexes be 0 or 1. "
+            f"Received: ages {list(generative.gan_ages)}, sexes {list(generative.gan_sexes)}."
+        )
+    unknown = [name for name in generative.study_samplers if name not in STUDY_SAMPLERS]
+    if not generative.study_samplers or unknown:
+        raise ConfigError(
+            f"Unknown generative.study_samplers {unknown or '(none)'}.",
+            f"Choose from: {', '.join(STUDY_SAMPLERS)}.",
+        )
+    for key in ("study_num_train", "study_train_steps"):
+        if getattr(generative, key) < 0:
+            raise ConfigError(f"generative.{key} must be >= 0. Received: {getattr(generative, key)}.")
+    for key in ("study_test_identities", "study_renders_per_identity"):
+        if getattr(generative, key) < 1:
+            raise ConfigError(f"generative.{key} must be positive. Received: {getattr(generative, key)}.")
+    if any(k < 1 for k in generative.study_gmm_components):
+        raise ConfigError(
+            f"generative.study_gmm_components must be positive. Received: {list(generative.study_gmm_components)}."
+        )
+    if generative.study_backbone:
+        from headsynth.models.backbones import BACKBONES
+
+        if generative.study_backbone not in BACKBONES:
+            raise ConfigError(
+                f"Unknown generative.study_backbone {generative.study_backbone!r}.",
+                f"Choose one of: {', '.join(sorted(BACKBONES))}.",
+            )

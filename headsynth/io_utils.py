@@ -33,6 +33,56 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             tf.io.gfile.remove(tmp)
 
 
+def save_npz(path: str | os.PathLike, compress: bool = False, **arrays) -> None:
+    """Writes an `.npz` (readable by `np.load`) atomically and byte-reproducibly.
+
+    `np.savez` stamps each member with the current time, so the same arrays
+    give different bytes on every run; here every member gets a fixed date and
+    the members are written in sorted order.
+    """
+    import io
+    import zipfile
+
+    import numpy as np
+
+    packed = io.BytesIO()  # zipfile needs a seekable file; gfile (e.g. GCS) writes are streams
+    with zipfile.ZipFile(packed, "w") as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, buffer.getvalue())
+    with atomic_path(path) as tmp:
+        with tf.io.gfile.GFile(tmp, "wb") as f:
+            f.write(packed.getvalue())
+
+
+def load_npz_arrays(path: str | os.PathLike) -> dict:
+    """All arrays of an `.npz` on any filesystem tf.io.gfile knows (local, GCS, ...).
+
+    Raises whatever numpy raises for a damaged archive; callers turn that
+    into their own error naming the file.
+    """
+    import io
+
+    import numpy as np
+
+    with tf.io.gfile.GFile(str(path), "rb") as f:
+        data = f.read()
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        return {key: arrays[key] for key in arrays.files}
+
+
+def read_json(path: str | os.PathLike):
+    """Parses a JSON file on any filesystem tf.io.gfile knows."""
+    import json
+
+    with tf.io.gfile.GFile(str(path)) as f:
+        return json.load(f)
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Writes a text file atomically."""
     with atomic_path(path) as tmp:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from headsynth.config import HeadsynthConfig
+from headsynth.io_utils import read_json
 from headsynth.pipeline.pipeline import RunPaths, create_pipeline
 
 
@@ -68,6 +69,7 @@ def run_local(config: HeadsynthConfig, output_dir: str) -> RunSummary:
 
 def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, since_ms: int) -> RunSummary:
     """Reads the latest run's executions and artifacts back from ML Metadata."""
+    import tensorflow as tf
     from ml_metadata import metadata_store
     from ml_metadata.proto import metadata_store_pb2
     from tfx.orchestration import metadata
@@ -105,19 +107,19 @@ def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, sinc
         outputs = outputs_of(execution)
         if node == "RenderExamples" and outputs.get("examples"):
             examples = outputs["examples"][0]
-            render = json.load(open(os.path.join(examples.uri, "render.json")))
+            render = read_json(os.path.join(examples.uri, "render.json"))
             summary.examples = render["counts"]
             for scenario, sheet in render["contact_sheets"].items():
                 summary.paths[f"contact sheet ({scenario})"] = sheet
         if node == "Trainer" and outputs.get("model_run"):
             run_dir = outputs["model_run"][0].uri
             result_path = os.path.join(run_dir, "training_result.json")
-            if os.path.exists(result_path):
-                summary.train_steps = json.load(open(result_path))["train_steps"]
+            if tf.io.gfile.exists(result_path):
+                summary.train_steps = read_json(result_path)["train_steps"]
             summary.paths["tensorboard logs"] = run_dir
         if node == "Evaluate" and outputs.get("evaluation"):
             uri = outputs["evaluation"][0].uri
-            metrics = json.load(open(os.path.join(uri, "metrics.json")))
+            metrics = read_json(os.path.join(uri, "metrics.json"))
             summary.net_error = metrics["net"]["mean"]
             summary.naive_error = metrics["naive"]["mean"]
             summary.blessed = bool(metrics["beats_naive"])

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from headsynth.errors import ModelFileError, ParameterError
-from headsynth.io_utils import atomic_path
+from headsynth.io_utils import load_npz_arrays, save_npz
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,7 @@ class MorphableModel:
             arrays[f"{part_name}_sigma"] = part.sigma.astype(np.float32)
         for key, values in self.population.items():
             arrays[f"population_{key}"] = values
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
+        save_npz(path, compress=True, **arrays)
 
 
 def _require(arrays, key: str, path: Path) -> np.ndarray:
@@ -220,12 +219,11 @@ def load_npz(path: str | os.PathLike) -> MorphableModel:
     Raises:
         ModelFileError: if the file is missing, not a zip, or inconsistent.
     """
-    path = Path(path)
-    if not path.exists():
+    path = Path(path) if "://" not in str(path) else path
+    if not tf.io.gfile.exists(str(path)):
         raise ModelFileError(f"Model file {path} does not exist.", "Check face_model.source.")
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            contents = {key: arrays[key] for key in arrays.files}
+        contents = load_npz_arrays(path)
     except Exception as error:
         # Damaged bytes surface as BadZipFile, zlib.error, NotImplementedError, TokenError,
         # ValueError ... depending on where they are: all mean an unreadable file.

@@ -271,7 +271,7 @@ def run_render_job(
     Returns:
         A summary dict (also written to `render.json`).
     """
-    import shutil
+    import tensorflow as tf
 
     from headsynth.components.rendering.scenarios import get_scenario
     from headsynth.components.sampling.parameter_store import split_counts
@@ -294,7 +294,7 @@ def run_render_job(
         bar.close()
     _PROGRESS.pop("total", None)
     written = verify_output(job, counts)
-    shutil.copyfile(job.model_path, os.path.join(job.output_dir, "face_model.npz"))
+    tf.io.gfile.copy(job.model_path, os.path.join(job.output_dir, "face_model.npz"), overwrite=True)
     sheets = {}
     for split in counts:
         name = job.scenario_of(split)

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from headsynth.errors import ParameterError
-from headsynth.io_utils import atomic_path
+from headsynth.io_utils import save_npz
 
 VECTOR_KEYS = ("q", "parameters")
 LABEL_KEYS = ("age", "sex")
@@ -109,11 +109,7 @@ def save_parameter_file(path: str | os.PathLike, q: np.ndarray, **labels: np.nda
         if key in VECTOR_KEYS:
             raise ParameterError(f"Label name {key!r} is reserved for the vectors.", "Rename the label.")
         arrays[key] = values
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    with atomic_path(path_str) as tmp:
-        with tf.io.gfile.GFile(tmp, "wb") as f:
-            f.write(buffer.getvalue())
+    save_npz(path_str, compress=True, **arrays)
 
 
 def _parse_numpy(data: bytes, suffix: str, path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from headsynth.errors import DataError, ParameterError
-from headsynth.io_utils import atomic_path
+from headsynth.io_utils import load_npz_arrays, save_npz
 
 PARAMETERS_FILE = "parameters.npz"
 
@@ -21,15 +21,12 @@ def save_split_parameters(path: str | os.PathLike, splits: dict[str, np.ndarray]
                 f"Parameters {split} must be a finite [n, m] array. Received shape {q.shape}."
             )
     arrays.update({f"meta_{key}": np.asarray(value) for key, value in metadata.items()})
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    save_npz(path, **arrays)
 
 
 def _open(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+        return load_npz_arrays(path)
     except (OSError, ValueError, EOFError) as error:
         raise DataError(
             f"Parameter file {path} cannot be read ({error}).", "Rerun SampleParameters."

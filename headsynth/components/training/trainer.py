@@ -321,6 +321,8 @@ def train_regressor(
     from headsynth.components.training.export import export_serving_model
 
     keras.utils.set_random_seed(settings.seed)
+    if settings.deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(settings.distribution)
     m = face_model.num_parameters
     train_ds = make_dataset(train_files, m, settings.image_size, settings.batch_size, True, settings.seed)
