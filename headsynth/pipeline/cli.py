@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "inspect a morphable model: summary, renders, meshes",
     ),
     "tensorboard": ("headsynth.pipeline.tensorboard_command", "open TensorBoard on a run's logs"),
+    "compile": ("headsynth.pipeline.compile_command", "compile the pipeline for Kubeflow (V2 pipeline file)"),
+    "client": ("headsynth.serving.client_command", "send photos to TF Serving (REST, gRPC), write meshes"),
 }
 
 

@@ -20,13 +20,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set training.train_steps=500 (repeatable)",
     )
+    add_beam_arg_option(parser)
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
 
 
-def command(args: argparse.Namespace) -> int:
+def add_beam_arg_option(parser: argparse.ArgumentParser) -> None:
+    """`--beam-arg ARG` (repeatable): Beam pipeline options passed through unchanged."""
+    parser.add_argument(
+        "--beam-arg",
+        dest="beam_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="a Beam pipeline option, passed through unchanged after the preset's rendering.beam_args "
+        "(later ones win); repeatable; write it with '=': --beam-arg=--runner=FlinkRunner",
+    )
+
+
+def with_beam_args(config, beam_args: list[str] | tuple[str, ...]):
+    """Returns `config` with `beam_args` appended to `rendering.beam_args`, unchanged and in order."""
+    import dataclasses
+
+    if not beam_args:
+        return config
+    rendering = dataclasses.replace(config.rendering, beam_args=(*config.rendering.beam_args, *beam_args))
+    return dataclasses.replace(config, rendering=rendering)
+
+
+def resolve_config(args: argparse.Namespace):
+    """The preset with `--set` overrides and `--beam-arg` options applied (validated)."""
     from headsynth.config import apply_overrides, get_preset
 
     config = apply_overrides(get_preset(args.preset), args.overrides)
+    return with_beam_args(config, getattr(args, "beam_args", []))
+
+
+def command(args: argparse.Namespace) -> int:
+    config = resolve_config(args)
     if args.show_config:
         print(config.to_json())
         return 0

@@ -1,0 +1,1 @@
+"""Serving: a TF Serving client (REST and gRPC) that turns a photo into a mesh."""
