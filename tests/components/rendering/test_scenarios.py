@@ -103,3 +103,14 @@ def test_lighting_and_expression_scale_with_their_factors():
     factors.update(sh_strength=0.5, expression_scale=1.0)
     sh, expression = sample_lighting_and_expression(factors, 0, "train", 0, num_expression=5)
     assert sh.shape == (9, 3) and np.all(sh[0] > 0) and expression.std() > 0
+
+
+def test_the_readme_scenario_example_loads():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = re.search(r"```json\n(.*?)```", readme, re.S).group(1)
+    scenario = scenario_from_dict(json.loads(block))
+    assert scenario.name == "profile" and scenario.yaw_deg.kind == "mixture"
+    assert all(abs(scenario.sample(0, "train", i)["yaw_deg"]) >= 60 for i in range(20))
