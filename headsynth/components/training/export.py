@@ -38,17 +38,24 @@ NOT_AN_IMAGE_MESSAGE = (
 )
 
 
-def check_encoded_images(images: tf.Tensor) -> None:
-    """In-graph checks of a `[B]` string tensor of encoded images: non-empty, every one JPEG or PNG."""
-    tf.debugging.assert_greater(tf.size(images), 0, message=EMPTY_BATCH_MESSAGE)
+def check_encoded_images(images: tf.Tensor) -> tf.Tensor:
+    """In-graph checks of a `[B]` string tensor of encoded images: non-empty, every one JPEG or PNG.
+
+    Returns:
+        `images`, made to depend on the checks: without that dependency the
+        graph may run the decoder first and fail with its own, vaguer message.
+    """
+    non_empty = tf.debugging.assert_greater(tf.size(images), 0, message=EMPTY_BATCH_MESSAGE)
     is_png = tf.equal(tf.strings.substr(images, 0, len(PNG_MAGIC)), PNG_MAGIC)
     is_jpeg = tf.equal(tf.strings.substr(images, 0, len(JPEG_MAGIC)), JPEG_MAGIC)
     is_image = tf.logical_or(is_png, is_jpeg)
-    tf.debugging.Assert(
+    all_images = tf.debugging.Assert(
         tf.reduce_all(is_image),
         [NOT_AN_IMAGE_MESSAGE, tf.where(tf.logical_not(is_image))[:, 0]],
         summarize=20,
     )
+    with tf.control_dependencies([non_empty, all_images]):
+        return tf.identity(images)
 
 
 def export_serving_model(
@@ -72,7 +79,7 @@ def export_serving_model(
         return {"q": q, "shape_parameters": q[:, :num_shape], "texture_parameters": q[:, num_shape:]}
 
     def predict_q(images):
-        check_encoded_images(images)
+        images = check_encoded_images(images)
         return model(decode_images(images, image_size), training=False)
 
     def predict_from_bytes(images):
