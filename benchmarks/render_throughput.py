@@ -134,7 +134,7 @@ m = load_npz({os.path.join(root, "model.npz")!r}).num_parameters
 params = os.path.join({root!r}, "params-{examples}.npz")
 save_split_parameters(params, {{"train": sample_parameters("paper_uniform", {examples}, m, 0),
                                 "eval": sample_parameters("paper_uniform", 1, m, 1)}})
-job = RenderJob({os.path.join(root, "model.npz")!r}, params, {os.path.join(root, f"out-{workers}-{examples}")!r},
+job = RenderJob({os.path.join(root, "model.npz")!r}, params, {tempfile.mkdtemp(dir=root)!r},
                 scenario="angle", eval_scenario="angle", image_size={size}, batch_size={batch},
                 num_shards={max(4, 2 * workers)})
 args = ["--direct_running_mode=multi_processing", "--direct_num_workers={workers}"] if {workers} > 1 else []
