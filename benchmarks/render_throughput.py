@@ -155,7 +155,7 @@ print("RESULT" + json.dumps({{"seconds": seconds, "peak_mb": peak_kb / 1024}}))
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=512)
+    parser.add_argument("--examples", type=int, default=1536)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=32)

@@ -356,7 +356,7 @@ def quickstart_preset() -> HeadsynthConfig:
         training=TrainingConfig(batch_size=32, train_steps=2000, steps_per_epoch=250),
         evaluation=EvaluationConfig(saliency_examples=4, identity_examples=48),
         # The samplers study trains 8 networks: fewer examples and steps each, a tiny CNN.
-        generative=GenerativeConfig(study_num_train=2000, study_train_steps=1500, study_backbone="tiny_cnn"),
+        generative=GenerativeConfig(study_num_train=2500, study_train_steps=2000, study_backbone="tiny_cnn"),
     )
 
 

@@ -27,7 +27,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "inspect a morphable model: summary, renders, meshes",
     ),
     "tensorboard": ("headsynth.pipeline.tensorboard_command", "open TensorBoard on a run's logs"),
+    "study": ("headsynth.study.study_command", "train one net per scenario, evaluate each on every scenario"),
+    "predict": (
+        "headsynth.pipeline.predict_command",
+        "reconstruct heads from photos: mesh, preview, identity",
+    ),
     "compile": ("headsynth.pipeline.compile_command", "compile the pipeline for Kubeflow (V2 pipeline file)"),
+    "diversity": (
+        "headsynth.components.diversity.diversity_command",
+        "diversity tables (thesis 6.3-6.5) of parameter files",
+    ),
     "client": ("headsynth.serving.client_command", "send photos to TF Serving (REST, gRPC), write meshes"),
 }
 

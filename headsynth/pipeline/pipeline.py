@@ -2,6 +2,9 @@
 
 FaceModel -> SampleParameters -> RenderExamples (Beam) -> StatisticsGen / ExampleValidator
           -> Trainer (run_fn by import path) -> Evaluate -> Pusher
+
+With sampling.sampler "gmm" or "cgan", FitGenerativeModel (fed by FaceModel)
+fits the generative models SampleParameters draws from.
 """
 
 from __future__ import annotations
@@ -59,6 +62,33 @@ def file_fingerprint(source: str) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def generative_model_node(config: HeadsynthConfig, face_model_channel):
+    """FitGenerativeModel for the "gmm" and "cgan" samplers (GANs are trained only for "cgan")."""
+    from headsynth.components.generative.component import FitGenerativeModel
+
+    generative = config.generative
+    source = generative.source
+    is_file = source not in ("population", "photos")
+    return FitGenerativeModel(
+        face_model=face_model_channel,
+        source=source,
+        source_scale=generative.source_scale,
+        source_fingerprint=file_fingerprint(source) if is_file else "",
+        photos_model=generative.photos_model,
+        photos=",".join(generative.photos),
+        photos_labels=generative.photos_labels,
+        gmm_components=",".join(str(k) for k in generative.gmm_components),
+        gmm_covariance_types=",".join(generative.gmm_covariance_types),
+        gmm_selection=generative.gmm_selection,
+        gmm_reg_covar=generative.gmm_reg_covar,
+        cgan_variants=",".join(generative.cgan_variants) if config.sampling.sampler == "cgan" else "",
+        cgan_steps=generative.cgan_steps,
+        cgan_batch_size=generative.cgan_batch_size,
+        cgan_learning_rate=generative.cgan_learning_rate,
+        seed=generative.seed,
+    )
+
+
 def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipeline:
     """Builds the pipeline for one configuration."""
     from headsynth.components.evaluation.component import Evaluate
@@ -74,13 +104,30 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
         texture_components=config.face_model.texture_components,
         source_fingerprint=file_fingerprint(config.face_model.source),
     )
-    parameters = SampleParameters(
-        face_model=face_model.outputs["model"],
-        sampler=config.sampling.sampler,
-        num_train=config.sampling.num_train,
-        num_eval=config.sampling.num_eval,
-        seed=config.sampling.seed,
-    )
+    generative_nodes = []
+    if config.sampling.sampler in ("gmm", "cgan"):
+        fit = generative_model_node(config, face_model.outputs["model"])
+        generative_nodes = [fit]
+        generative = config.generative
+        parameters = SampleParameters(
+            face_model=face_model.outputs["model"],
+            generative_model=fit.outputs["generative_model"],
+            sampler=config.sampling.sampler,
+            num_train=config.sampling.num_train,
+            num_eval=config.sampling.num_eval,
+            seed=config.sampling.seed,
+            scale=config.sampling.scale,
+            gan_ages=",".join(f"{a:g}" for a in generative.gan_ages),
+            gan_sexes=",".join(f"{s:g}" for s in generative.gan_sexes),
+        )
+    else:
+        parameters = SampleParameters(
+            face_model=face_model.outputs["model"],
+            sampler=config.sampling.sampler,
+            num_train=config.sampling.num_train,
+            num_eval=config.sampling.num_eval,
+            seed=config.sampling.seed,
+        )
     render = RenderExamples(
         face_model=face_model.outputs["model"],
         parameters=parameters.outputs["parameters"],
@@ -129,7 +176,18 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=paths.pipeline_root,
-        components=[face_model, parameters, render, schema, statistics, validator, trainer, evaluate, pusher],
+        components=[
+            face_model,
+            *generative_nodes,
+            parameters,
+            render,
+            schema,
+            statistics,
+            validator,
+            trainer,
+            evaluate,
+            pusher,
+        ],
         enable_cache=config.pipeline.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             paths.metadata

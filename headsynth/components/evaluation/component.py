@@ -1,15 +1,49 @@
-"""Evaluate: error of the trained regressor vs the naive predictor, and the blessing."""
+"""Evaluate: error of the trained regressor vs the naive predictor, figures, identity score, report.
+
+Wiring (in `pipeline.create_pipeline`):
+
+    Evaluate(
+        model=trainer.outputs["model"],
+        examples=render.outputs["examples"],
+        model_run=trainer.outputs["model_run"],   # optional: regressor.keras, for the saliency figure
+        **evaluate_parameters(config.evaluation),
+    )
+
+The Evaluation artifact holds `report.html` (its path is also the artifact's
+`report_html` custom property) beside metrics.json, the figures and
+TensorBoard events.
+"""
 
 # No `from __future__ import annotations`: TFX parses these annotations at import time.
+
+import dataclasses
+import os
 
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
-from headsynth.components.evaluation.evaluate import evaluate_model
+from headsynth.components.evaluation.evaluate import REPORT_FILE, evaluate_model
+from headsynth.config import EvaluationConfig
 from headsynth.data_schemas.artifacts import Evaluation
 from headsynth.progress import report
+
+# EvaluationConfig fields the component takes as parameters (the study's fields stay out).
+PARAMETER_FIELDS = (
+    "saliency_examples",
+    "moving_average_window",
+    "identity_backend",
+    "identity_examples",
+    "identity_reference",
+    "identity_image_size",
+    "corrected_score_n",
+)
+
+
+def evaluate_parameters(evaluation: EvaluationConfig) -> dict:
+    """The Evaluate component's parameters from the config's evaluation section."""
+    return {name: getattr(evaluation, name) for name in PARAMETER_FIELDS}
 
 
 @component
@@ -18,12 +52,39 @@ def Evaluate(
     examples: InputArtifact[standard_artifacts.Examples],
     evaluation: OutputArtifact[Evaluation],
     blessing: OutputArtifact[standard_artifacts.ModelBlessing],
+    model_run: InputArtifact[standard_artifacts.ModelRun] = None,
     split: Parameter[str] = "eval",
+    saliency_examples: Parameter[int] = 4,
+    moving_average_window: Parameter[int] = 0,
+    identity_backend: Parameter[str] = "dlib",
+    identity_examples: Parameter[int] = 32,
+    identity_reference: Parameter[str] = "truth",
+    identity_image_size: Parameter[int] = 160,
+    corrected_score_n: Parameter[float] = 30.0,
 ) -> None:
     """Blesses the model when the upper end of its error's 95% CI is below the naive mean error."""
-    metrics = evaluate_model(path_utils.serving_model_path(model.uri), examples.uri, evaluation.uri, split)
+    options = dataclasses.replace(
+        EvaluationConfig(),
+        saliency_examples=saliency_examples,
+        moving_average_window=moving_average_window,
+        identity_backend=identity_backend,
+        identity_examples=identity_examples,
+        identity_reference=identity_reference,
+        identity_image_size=identity_image_size,
+        corrected_score_n=corrected_score_n,
+    )
+    keras_model = os.path.join(model_run.uri, "regressor.keras") if model_run is not None else None
+    metrics = evaluate_model(
+        path_utils.serving_model_path(model.uri),
+        examples.uri,
+        evaluation.uri,
+        split,
+        keras_model_path=keras_model,
+        options=options,
+    )
     evaluation.set_float_custom_property("net_mean_error", metrics["net"]["mean"])
     evaluation.set_float_custom_property("naive_mean_error", metrics["naive"]["mean"])
+    evaluation.set_string_custom_property("report_html", os.path.join(evaluation.uri, REPORT_FILE))
     blessing.set_int_custom_property("blessed", int(metrics["beats_naive"]))
     report(
         "Evaluate",

@@ -3,10 +3,17 @@
 Runs the exported SavedModel's `serving_examples` signature (so the exported
 graph is what gets measured) over a split of rendered examples and writes:
 
-    metrics.json        mean/median error of the net and of the naive predictor, 95% CIs
+    metrics.json        mean/median error of the net and of the naive predictor, 95% CIs,
+                        violin statistics, the error-vs-yaw curve, the identity table
     errors.npz          per-example errors, yaw, index, q true and predicted
     error_violin.png    error distributions, net vs naive (the paper's Fig. 7)
     error_vs_yaw.png    moving average of the error against yaw (the paper's Fig. 8)
+    saliency.png        input, saliency, prediction and truth rendered in scenario none
+                        (the paper's Fig. 9; needs the Keras model, see `saliency.py`)
+    identity.json       identity scores of net and naive, corrected scores, ranks, CIs
+    identity_scores.png, identity_distributions.png   (the thesis's Figs. 6.13 and 4.7)
+    report.html         all of the above in one self-contained page
+    tensorboard/        the scalars and figures as TensorBoard events
 """
 
 from __future__ import annotations
@@ -18,9 +25,31 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
+from headsynth.components.evaluation.figures import (
+    default_window,
+    moving_average,
+    plot_error_violin,
+    plot_error_vs_yaw,
+    violin_statistics,
+)
 from headsynth.components.rendering.render_job import read_examples
+from headsynth.config import EvaluationConfig
 from headsynth.data_schemas import features
 from headsynth.io_utils import atomic_path, write_text_atomic
+from headsynth.report.values import json_ready
+
+__all__ = [
+    "ErrorSummary",
+    "evaluate_model",
+    "moving_average",
+    "plot_error_violin",
+    "plot_error_vs_yaw",
+    "predict_examples",
+    "squared_errors",
+    "summarize_errors",
+]
+
+REPORT_FILE = "report.html"
 
 
 @dataclass(frozen=True)
@@ -55,18 +84,11 @@ def squared_errors(q_true: np.ndarray, q_pred: np.ndarray) -> np.ndarray:
     return np.sum((np.asarray(q_pred, np.float64) - np.asarray(q_true, np.float64)) ** 2, axis=-1)
 
 
-def moving_average(x: np.ndarray, y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Moving average of y over x-sorted samples (the paper's Fig. 8)."""
-    order = np.argsort(x)
-    x, y = np.asarray(x)[order], np.asarray(y)[order]
-    window = max(1, min(window, len(x)))
-    kernel = np.ones(window) / window
-    return np.convolve(x, kernel, mode="valid"), np.convolve(y, kernel, mode="valid")
-
-
-def predict_examples(saved_model_dir: str, records: list[bytes], batch_size: int = 64) -> np.ndarray:
-    """q predicted by the SavedModel's `serving_examples` signature."""
-    loaded = tf.saved_model.load(saved_model_dir)
+def predict_examples(
+    saved_model_dir: str, records: list[bytes], batch_size: int = 64, loaded=None
+) -> np.ndarray:
+    """q predicted by the SavedModel's `serving_examples` signature (pass `loaded` to reuse a load)."""
+    loaded = loaded if loaded is not None else tf.saved_model.load(saved_model_dir)
     signature = loaded.signatures["serving_examples"]
     predictions = [
         signature(examples=tf.constant(records[start : start + batch_size]))["q"].numpy()
@@ -75,93 +97,228 @@ def predict_examples(saved_model_dir: str, records: list[bytes], batch_size: int
     return np.concatenate(predictions, axis=0)
 
 
-def evaluate_model(saved_model_dir: str, examples_dir: str, output_dir: str, split: str = "eval") -> dict:
-    """Evaluates a SavedModel on one split and writes metrics, errors and figures.
+@dataclass
+class ExampleSet:
+    """The parsed examples of one split.
+
+    Attributes:
+        records: serialized tf.Examples.
+        images: encoded image bytes.
+        q: `[N, m]` true unscaled parameters.
+        yaw: `[N]` yaw in degrees.
+        index: `[N]` example indices.
+        scenario: the split's scenario.
+    """
+
+    records: list[bytes]
+    images: list[bytes]
+    q: np.ndarray
+    yaw: np.ndarray
+    index: np.ndarray
+    scenario: str
+
+
+def load_example_set(examples_dir: str, split: str = "eval", limit: int | None = None) -> ExampleSet:
+    """Reads and parses a split of rendered examples.
+
+    Raises:
+        ValueError: if the split holds no examples.
+    """
+    records = read_examples(examples_dir, split, limit)
+    if not records:
+        raise ValueError(f"No examples in split {split!r} of {examples_dir}.")
+    parsed = [tf.train.Example.FromString(r).features.feature for r in records]
+    return ExampleSet(
+        records=records,
+        images=[f[features.IMAGE].bytes_list.value[0] for f in parsed],
+        q=np.array([list(f[features.PARAMETERS].float_list.value) for f in parsed], np.float32),
+        yaw=np.array([f["yaw_deg"].float_list.value[0] for f in parsed], np.float32),
+        index=np.array([f[features.INDEX].int64_list.value[0] for f in parsed], np.int64),
+        scenario=parsed[0][features.SCENARIO].bytes_list.value[0].decode(),
+    )
+
+
+def rendered_face_model_and_scale(examples_dir: str):
+    """(the face model the examples were rendered from or None, their parameter scale)."""
+    from headsynth.components.face_model.morphable_model import load_npz
+
+    model_path = os.path.join(examples_dir, "face_model.npz")
+    model = load_npz(model_path) if os.path.exists(model_path) else None
+    scale = 1.6
+    render_json = os.path.join(examples_dir, "render.json")
+    if os.path.exists(render_json):
+        with open(render_json) as f:
+            scale = float(json.load(f).get("job", {}).get("scale", scale))
+    return model, scale
+
+
+def pick_examples(count: int, total: int) -> np.ndarray:
+    """`count` example positions spread evenly over `total` (deterministic)."""
+    count = max(0, min(count, total))
+    return np.unique(np.linspace(0, total - 1, count).round().astype(int)) if count else np.zeros(0, int)
+
+
+def evaluate_model(
+    saved_model_dir: str,
+    examples_dir: str,
+    output_dir: str,
+    split: str = "eval",
+    keras_model_path: str | None = None,
+    options: EvaluationConfig | None = None,
+    title: str = "",
+) -> dict:
+    """Evaluates a SavedModel on one split and writes metrics, errors, figures and the report.
+
+    Args:
+        saved_model_dir: the exported SavedModel.
+        examples_dir: the Examples folder (Split-*/ shards, face_model.npz, render.json).
+        output_dir: where to write (see the module docstring).
+        split: the split to evaluate on.
+        keras_model_path: `regressor.keras`, for the saliency figure (left out if None or missing).
+        options: figure sizes and the identity score (EvaluationConfig defaults if None).
+        title: the report's title.
 
     Returns:
         The metrics dict (also in `metrics.json`).
     """
-    records = read_examples(examples_dir, split)
-    if not records:
-        raise ValueError(f"No examples in split {split!r} of {examples_dir}.")
-    parsed = [tf.train.Example.FromString(r).features.feature for r in records]
-    q_true = np.array([list(f[features.PARAMETERS].float_list.value) for f in parsed], np.float32)
-    yaw = np.array([f["yaw_deg"].float_list.value[0] for f in parsed], np.float32)
-    index = np.array([f[features.INDEX].int64_list.value[0] for f in parsed], np.int64)
-    scenario = parsed[0][features.SCENARIO].bytes_list.value[0].decode()
-    q_pred = predict_examples(saved_model_dir, records)
+    from headsynth.components.evaluation.saliency import HeadPainter
+
+    options = options or EvaluationConfig()
+    examples = load_example_set(examples_dir, split)
+    q_true = examples.q
+    q_pred = predict_examples(saved_model_dir, examples.records)
     net_errors = squared_errors(q_true, q_pred)
     naive_errors = squared_errors(q_true, np.zeros_like(q_true))
     net, naive = summarize_errors(net_errors), summarize_errors(naive_errors)
+    window = default_window(len(net_errors), options.moving_average_window)
+    curve_x, curve_net = moving_average(examples.yaw, net_errors, window)
+    _, curve_naive = moving_average(examples.yaw, naive_errors, window)
     metrics = {
         "split": split,
-        "scenario": scenario,
+        "scenario": examples.scenario,
         "num_parameters": int(q_true.shape[1]),
         "net": asdict(net),
         "naive": asdict(naive),
         "net_over_naive": net.mean / naive.mean,
         "beats_naive": bool(net.ci95_high < naive.mean),
+        "violin": {"net": violin_statistics(net_errors), "naive": violin_statistics(naive_errors)},
+        "error_vs_yaw": {
+            "window": window,
+            "yaw": curve_x.tolist(),
+            "net": curve_net.tolist(),
+            "naive": curve_naive.tolist(),
+        },
     }
     tf.io.gfile.makedirs(output_dir)
     with atomic_path(os.path.join(output_dir, "errors.npz")) as tmp:
         with open(tmp, "wb") as f:
             np.savez(
-                f, net=net_errors, naive=naive_errors, yaw=yaw, index=index, q_true=q_true, q_pred=q_pred
+                f,
+                net=net_errors,
+                naive=naive_errors,
+                yaw=examples.yaw,
+                index=examples.index,
+                q_true=q_true,
+                q_pred=q_pred,
             )
+    figures = {
+        "error_violin.png": "Error of the network and of the naive predictor (q = 0); lines: median, quartiles.",
+        "error_vs_yaw.png": f"Moving average (window {window}) of the error against the yaw angle.",
+    }
     plot_error_violin(
-        {"net": net_errors, "naive": naive_errors}, os.path.join(output_dir, "error_violin.png"), scenario
+        {"net": net_errors, "naive": naive_errors},
+        os.path.join(output_dir, "error_violin.png"),
+        examples.scenario,
     )
     plot_error_vs_yaw(
-        {"net": (yaw, net_errors), "naive": (yaw, naive_errors)}, os.path.join(output_dir, "error_vs_yaw.png")
+        {"net": (examples.yaw, net_errors), "naive": (examples.yaw, naive_errors)},
+        os.path.join(output_dir, "error_vs_yaw.png"),
+        window,
     )
+    face_model, scale = rendered_face_model_and_scale(examples_dir)
+    painter = HeadPainter(face_model, scale) if face_model is not None else None
+    notes = []
+    if options.saliency_examples > 0:
+        note = write_saliency_figure(
+            keras_model_path, examples, q_pred, painter, options.saliency_examples, output_dir
+        )
+        if note:
+            notes.append(note)
+        else:
+            figures["saliency.png"] = (
+                "Input, saliency (|gradient| of the first parameter w.r.t. the input), and the "
+                "prediction and truth rendered in scenario none."
+            )
+    if options.identity_backend != "none" and options.identity_examples > 0 and painter is not None:
+        from headsynth.components.evaluation.identity_eval import identity_evaluation
+
+        identity = identity_evaluation(
+            examples, {"net": q_pred, "naive": np.zeros_like(q_pred)}, painter, options, output_dir
+        )
+        metrics["identity"] = identity
+        if identity.get("figures"):
+            figures.update(identity["figures"])
+    metrics["notes"] = notes
+    write_tensorboard(output_dir, metrics, figures)
+    from headsynth.components.evaluation.run_report import write_run_report
+
+    metrics["report"] = os.path.join(output_dir, REPORT_FILE)
+    metrics = json_ready(metrics)
     write_text_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=2))
+    write_run_report(metrics, figures, output_dir, examples_dir, title)
     return metrics
 
 
-def _save_figure(figure, path: str) -> None:
-    import matplotlib.pyplot as plt
+def write_saliency_figure(
+    keras_model_path: str | None,
+    examples: ExampleSet,
+    q_pred: np.ndarray,
+    painter,
+    count: int,
+    output_dir: str,
+) -> str:
+    """Writes saliency.png for `count` examples; returns why not ("" when written)."""
+    from headsynth.components.evaluation.figures import SaliencyRow, plot_saliency
+    from headsynth.components.evaluation.saliency import decode_images, load_keras_regressor, saliency_maps
 
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    if not keras_model_path or not os.path.exists(keras_model_path):
+        return "Saliency figure left out: no Keras model (regressor.keras) was given."
+    if painter is None:
+        return "Saliency figure left out: the examples folder holds no face_model.npz to render with."
+    model = load_keras_regressor(keras_model_path)
+    size = int(model.input_shape[1])
+    chosen = pick_examples(count, len(examples.records))
+    images = decode_images([examples.images[i] for i in chosen], size)
+    saliency, _ = saliency_maps(model, images)
+    view = max(96, size)
+    predictions = painter.render(q_pred[chosen], view)
+    truths = painter.render(examples.q[chosen], view)
+    rows = [
+        SaliencyRow(
+            f"example {examples.index[i]}\nyaw {examples.yaw[i]:.0f}",
+            images[r],
+            saliency[r],
+            predictions[r],
+            truths[r],
+        )
+        for r, i in enumerate(chosen)
+    ]
+    plot_saliency(rows, os.path.join(output_dir, "saliency.png"))
+    return ""
 
 
-def plot_error_violin(errors: dict[str, np.ndarray], path: str, scenario: str = "") -> None:
-    """Violin plot of error distributions with median and quartiles (the paper's Fig. 7)."""
-    import matplotlib
+def write_tensorboard(output_dir: str, metrics: dict, figures: dict[str, str]) -> None:
+    """The evaluation's scalars and figures as TensorBoard events under `output_dir/tensorboard`."""
+    from headsynth.report.tensorboard import write_summaries
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(errors)
-    figure, axis = plt.subplots(figsize=(1.6 + 1.3 * len(names), 3.6))
-    data = [np.asarray(errors[n]) for n in names]
-    parts = axis.violinplot(data, showextrema=False)
-    for body in parts["bodies"]:
-        body.set_alpha(0.5)
-    for i, values in enumerate(data, start=1):
-        q1, med, q3 = np.percentile(values, [25, 50, 75])
-        axis.hlines([q1, q3], i - 0.15, i + 0.15, color="k", linewidth=0.8)
-        axis.hlines(med, i - 0.25, i + 0.25, color="k", linewidth=1.6)
-    axis.set_xticks(range(1, len(names) + 1), names)
-    axis.set_ylabel("squared euclidean error on q")
-    axis.set_title(f"Error on {scenario or 'held-out'} examples (n={len(data[0])})")
-    _save_figure(figure, path)
-
-
-def plot_error_vs_yaw(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str, window: int = 0) -> None:
-    """Moving average of error against yaw angle (the paper's Fig. 8)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5.5, 3.4))
-    for name, (yaw, errors) in curves.items():
-        size = window or max(1, len(yaw) // 10)
-        x, y = moving_average(yaw, errors, size)
-        axis.plot(x, y, label=name)
-    axis.set_xlabel("yaw (degrees)")
-    axis.set_ylabel("error (moving average)")
-    axis.legend()
-    _save_figure(figure, path)
+    scalars = {
+        "evaluation/net_mean_error": metrics["net"]["mean"],
+        "evaluation/naive_mean_error": metrics["naive"]["mean"],
+        "evaluation/net_over_naive": metrics["net_over_naive"],
+        "evaluation/net_median_error": metrics["net"]["median"],
+    }
+    for row in metrics.get("identity", {}).get("table", []):
+        scalars[f"identity/{row['network']}_score"] = row["score"]["mean"]
+        scalars[f"identity/{row['network']}_corrected_score"] = row["corrected_score"]["mean"]
+    images = {name: os.path.join(output_dir, name) for name in figures}
+    write_summaries(os.path.join(output_dir, "tensorboard"), scalars, images)

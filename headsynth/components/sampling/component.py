@@ -9,26 +9,90 @@ from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from headsynth.components.face_model.component import MODEL_FILE
 from headsynth.components.face_model.morphable_model import load_npz
+from headsynth.components.generative.artifact import GenerativeModel
 from headsynth.components.sampling.parameter_store import PARAMETERS_FILE, save_split_parameters
-from headsynth.components.sampling.samplers import sample_parameters
+from headsynth.components.sampling.samplers import GENERATIVE_SAMPLERS, sample_parameters
 from headsynth.data_schemas.artifacts import FaceModel, Parameters
+from headsynth.errors import ConfigError
 from headsynth.progress import report
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} must be comma-separated numbers. Received: {text!r}.") from None
+
+
+def generative_options(
+    sampler: str,
+    model_dir: str,
+    scale: float,
+    gan_ages: str = "",
+    gan_sexes: str = "",
+    gmm_components: int = 0,
+    cgan_variant: str = "",
+) -> dict:
+    """The options of a generative sampler ("gmm", "cgan") from the component's parameters ({} for others).
+
+    Raises:
+        ConfigError: if a generative sampler has no fitted model, or a list does not parse.
+    """
+    if sampler not in GENERATIVE_SAMPLERS:
+        return {}
+    if not model_dir:
+        raise ConfigError(
+            f"Sampler {sampler!r} needs the generative_model input (a FitGenerativeModel artifact).",
+            "Build the pipeline with create_pipeline, which adds FitGenerativeModel for gmm and cgan.",
+        )
+    options = {"model_dir": model_dir, "target_scale": scale}
+    if sampler == "gmm":
+        options["components"] = gmm_components
+    else:
+        options.update(
+            variant=cgan_variant,
+            ages=_numbers(gan_ages, "GAN ages"),
+            sexes=_numbers(gan_sexes, "GAN sexes"),
+        )
+    return options
 
 
 @component
 def SampleParameters(
     face_model: InputArtifact[FaceModel],
     parameters: OutputArtifact[Parameters],
+    generative_model: InputArtifact[GenerativeModel] = None,
     sampler: Parameter[str] = "paper_uniform",
     num_train: Parameter[int] = 1000,
     num_eval: Parameter[int] = 200,
     seed: Parameter[int] = 0,
+    scale: Parameter[float] = 1.6,
+    gan_ages: Parameter[str] = "",
+    gan_sexes: Parameter[str] = "",
+    gmm_components: Parameter[int] = 0,
+    cgan_variant: Parameter[str] = "",
 ) -> None:
-    """Writes `parameters.npz`; train and eval come from independent streams of `seed`."""
+    """Writes `parameters.npz`; train and eval come from independent streams of `seed`.
+
+    The generative samplers ("gmm", "cgan") draw from `generative_model` and
+    return q for rendering at `scale` (the models are fitted in units of
+    sigma); the GAN at `gan_ages` x `gan_sexes` (comma-separated; sex 0
+    female, 1 male; empty: drawn from its training labels). `gmm_components`
+    picks a fitted mixture (0: the selected one), `cgan_variant` a GAN.
+    """
     width = load_npz(os.path.join(face_model.uri, MODEL_FILE)).num_parameters
+    options = generative_options(
+        sampler,
+        generative_model.uri if generative_model is not None else "",
+        scale,
+        gan_ages,
+        gan_sexes,
+        gmm_components,
+        cgan_variant,
+    )
     splits = {
-        "train": sample_parameters(sampler, num_train, width, seed=[seed, 0]),
-        "eval": sample_parameters(sampler, num_eval, width, seed=[seed, 1]),
+        "train": sample_parameters(sampler, num_train, width, seed=[seed, 0], options=options),
+        "eval": sample_parameters(sampler, num_eval, width, seed=[seed, 1], options=options),
     }
     save_split_parameters(os.path.join(parameters.uri, PARAMETERS_FILE), splits, sampler=sampler, seed=seed)
     parameters.set_int_custom_property("num_train", num_train)

@@ -6,7 +6,9 @@ samplers use scale 1 so q is in units of sigma). Every sampler takes a
 `numpy.random.Generator`, a count and a width, and returns `[count, m]` float32.
 
 Samplers of the thesis's Table 5.1 are registered beside the paper's; their
-parameters are keyword arguments with the thesis's values as defaults.
+parameters are keyword arguments with the thesis's values as defaults. The
+generative samplers "gmm" and "cgan" draw from models FitGenerativeModel
+fitted to realistic vectors (option `model_dir`; see `components/generative`).
 """
 
 from __future__ import annotations
@@ -126,6 +128,65 @@ def fitted_normal(rng: np.random.Generator, count: int, width: int, parameter_fi
     return rng.normal(mean, std, size=(count, width))
 
 
+def _fitted_model(model_dir: str, width: int, target_scale: float, sampler: str):
+    from headsynth.components.generative.store import FittedGenerativeModel
+
+    if not model_dir:
+        raise ConfigError(
+            f"Sampler {sampler!r} needs a fitted generative model (option model_dir).",
+            "Run FitGenerativeModel first; the pipeline does when sampling.sampler is gmm or cgan.",
+        )
+    if target_scale <= 0:
+        raise ConfigError(f"Sampler {sampler!r}: target_scale must be positive. Received: {target_scale}.")
+    model = FittedGenerativeModel.load(model_dir)
+    model.check_width(width)
+    return model
+
+
+def gmm(
+    rng: np.random.Generator,
+    count: int,
+    width: int,
+    model_dir: str = "",
+    components: int = 0,
+    covariance_type: str = "",
+    target_scale: float = 1.0,
+) -> np.ndarray:
+    """Thesis "GMM": draws from a Gaussian mixture fitted by FitGenerativeModel (folder `model_dir`).
+
+    `components` picks one of the fitted mixtures (0: the one selected by the
+    fit's rule). The mixture is fitted in units of sigma; q is returned for
+    rendering at `target_scale` (q = q_sigma / target_scale).
+    """
+    model = _fitted_model(model_dir, width, target_scale, "gmm")
+    return model.sample_gmm(rng, count, int(components), covariance_type, target_scale)
+
+
+def cgan(
+    rng: np.random.Generator,
+    count: int,
+    width: int,
+    model_dir: str = "",
+    variant: str = "",
+    ages: tuple[float, ...] | list[float] = (),
+    sexes: tuple[float, ...] | list[float] = (),
+    target_scale: float = 1.0,
+) -> np.ndarray:
+    """Thesis "CVGAN": draws from a conditional GAN trained by FitGenerativeModel at requested ages and sexes.
+
+    Samples cycle through every (age, sex) combination of `ages` x `sexes`
+    (sex 0 female, 1 male); a label left empty is drawn from the training
+    labels. `variant` picks the GAN (cvgan1/cvgan2; default: the first
+    trained). Units as for `gmm`.
+    """
+    model = _fitted_model(model_dir, width, target_scale, "cgan")
+    q, _, _ = model.sample_cgan(rng, count, variant, list(ages), list(sexes), target_scale)
+    return q
+
+
+# Samplers that draw from a model fitted by FitGenerativeModel (they need option model_dir).
+GENERATIVE_SAMPLERS = ("gmm", "cgan")
+
 SAMPLERS: dict[str, Sampler] = {
     "paper_uniform": paper_uniform,
     "naive_uniform": naive_uniform,
@@ -135,6 +196,8 @@ SAMPLERS: dict[str, Sampler] = {
     "meta_normal": meta_normal,
     "fitted_uniform": fitted_uniform,
     "fitted_normal": fitted_normal,
+    "gmm": gmm,
+    "cgan": cgan,
 }
 
 

@@ -8,6 +8,7 @@ import textwrap
 import time
 
 from conftest import write_model_and_parameters
+
 from headsynth.components.rendering.render_job import RenderJob, run_render_job
 
 

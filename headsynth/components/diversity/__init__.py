@@ -1,0 +1,1 @@
+"""Diversity measures of parameter-vector sets (k-means distortion, distances, KS, PCA figures)."""

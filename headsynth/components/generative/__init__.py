@@ -1,0 +1,1 @@
+"""Generative models of realistic parameter vectors (GMMs, conditional GANs) and the FitGenerativeModel step."""

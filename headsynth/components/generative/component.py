@@ -1,0 +1,127 @@
+"""FitGenerativeModel: fits GMMs and conditional GANs to realistic parameter vectors.
+
+    FaceModel ──► FitGenerativeModel ──► SampleParameters (sampler "gmm" or "cgan")
+
+List parameters are comma-separated strings ("1,5,25"); see `store.py` for
+the artifact's layout and `sources.py` for the `source` values.
+"""
+
+# No `from __future__ import annotations`: TFX parses these annotations at import time.
+
+import os
+
+from tfx.dsl.component.experimental.decorators import component
+from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
+
+from headsynth.components.face_model.component import MODEL_FILE
+from headsynth.components.generative.artifact import GenerativeModel
+from headsynth.data_schemas.artifacts import FaceModel
+
+
+def split_list(text: str) -> list[str]:
+    """ "a, b,,c" -> ["a", "b", "c"]."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def fit_from_parameters(
+    model_path: str,
+    out_dir: str,
+    source: str = "population",
+    source_scale: float = 1.0,
+    photos_model: str = "",
+    photos: str = "",
+    photos_labels: str = "",
+    gmm_components: str = "1,2,4,8,16",
+    gmm_covariance_types: str = "full",
+    gmm_selection: str = "bic",
+    gmm_reg_covar: float = 1e-3,
+    cgan_variants: str = "cvgan2",
+    cgan_steps: int = 2000,
+    cgan_batch_size: int = 64,
+    cgan_learning_rate: float = 2e-4,
+    seed: int = 0,
+) -> dict:
+    """The component's body as a plain function (string lists as the component takes them).
+
+    Raises:
+        ConfigError, ParameterError: naming what is wrong with the settings or the vectors.
+    """
+    from headsynth.components.face_model.morphable_model import load_npz
+    from headsynth.components.generative.sources import realistic_vectors
+    from headsynth.components.generative.store import GenerativeSettings, fit_generative_model
+    from headsynth.errors import ConfigError
+
+    try:
+        components = tuple(int(k) for k in split_list(gmm_components))
+    except ValueError:
+        raise ConfigError(f"GMM component counts must be integers. Received: {gmm_components!r}.") from None
+    settings = GenerativeSettings(
+        gmm_components=components,
+        gmm_covariance_types=tuple(split_list(gmm_covariance_types)),
+        gmm_selection=gmm_selection,
+        gmm_reg_covar=gmm_reg_covar,
+        cgan_variants=tuple(split_list(cgan_variants)),
+        cgan_steps=cgan_steps,
+        cgan_batch_size=cgan_batch_size,
+        cgan_learning_rate=cgan_learning_rate,
+        seed=seed,
+    )
+    settings.check()
+    model = load_npz(model_path)
+    realistic = realistic_vectors(
+        source, model, source_scale, photos_model, split_list(photos), photos_labels
+    )
+    return fit_generative_model(realistic, out_dir, settings)
+
+
+@component
+def FitGenerativeModel(
+    face_model: InputArtifact[FaceModel],
+    generative_model: OutputArtifact[GenerativeModel],
+    source: Parameter[str] = "population",
+    source_scale: Parameter[float] = 1.0,
+    source_fingerprint: Parameter[str] = "",
+    photos_model: Parameter[str] = "",
+    photos: Parameter[str] = "",
+    photos_labels: Parameter[str] = "",
+    gmm_components: Parameter[str] = "1,2,4,8,16",
+    gmm_covariance_types: Parameter[str] = "full",
+    gmm_selection: Parameter[str] = "bic",
+    gmm_reg_covar: Parameter[float] = 1e-3,
+    cgan_variants: Parameter[str] = "cvgan2",
+    cgan_steps: Parameter[int] = 2000,
+    cgan_batch_size: Parameter[int] = 64,
+    cgan_learning_rate: Parameter[float] = 2e-4,
+    seed: Parameter[int] = 0,
+) -> None:
+    """Writes the fitted models (see `store.py`); `source_fingerprint` (a file's hash) keys the cache."""
+    from headsynth.progress import report
+
+    del source_fingerprint  # only part of the cache key
+    index = fit_from_parameters(
+        os.path.join(face_model.uri, MODEL_FILE),
+        generative_model.uri,
+        source,
+        source_scale,
+        photos_model,
+        photos,
+        photos_labels,
+        gmm_components,
+        gmm_covariance_types,
+        gmm_selection,
+        gmm_reg_covar,
+        cgan_variants,
+        cgan_steps,
+        cgan_batch_size,
+        cgan_learning_rate,
+        seed,
+    )
+    selected = index["gmm"]["selected"]
+    generative_model.set_int_custom_property("num_vectors", index["num_vectors"])
+    generative_model.set_int_custom_property("gmm_components", selected["components"])
+    generative_model.set_string_custom_property("cgan_variants", ",".join(index["cgan"]["variants"]))
+    report(
+        "FitGenerativeModel",
+        f"{index['num_vectors']} vectors from {index['source']}: GMM {selected['components']} "
+        f"({selected['covariance_type']}) selected; CGANs: {', '.join(index['cgan']['variants']) or 'none'}",
+    )

@@ -1,0 +1,1 @@
+"""The identity score: mediapipe face detection, face embeddings, corrected scores and ranks."""

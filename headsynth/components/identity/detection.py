@@ -1,0 +1,241 @@
+"""Face detection with mediapipe's shipped BlazeFace models (offline), and crops.
+
+mediapipe 0.10.21 ships its face detection `.tflite` models in the wheel, so
+`mediapipe.solutions.face_detection` works without a network. The
+full-range model (`model_selection=1`) finds faces from close-ups to a few
+metres away; it is what every caller here uses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from headsynth.errors import DataError, HeadsynthError
+
+
+class FaceNotFound(DataError):
+    """No face was detected in an image."""
+
+
+class ImageReadError(DataError):
+    """An image file that is missing or cannot be decoded."""
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face in pixel coordinates of the image it was found in.
+
+    Attributes:
+        x0, y0, x1, y1: the bounding box (x right, y down; x1/y1 exclusive).
+        score: the detector's confidence in [0, 1].
+        keypoints: `[6, 2]` (x, y) of right eye, left eye, nose tip, mouth
+            centre, right ear, left ear (mediapipe's order; "right" is the
+            subject's right).
+    """
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+    keypoints: np.ndarray
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [float(self.x0), float(self.y0), float(self.x1), float(self.y1)],
+            "score": float(self.score),
+            "keypoints": np.asarray(self.keypoints, float).tolist(),
+        }
+
+
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """`[H, W, 3]` uint8 RGB from uint8/float RGB, RGBA or gray input."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4):
+        raise DataError(f"Expected an [H, W, 3] RGB image; received shape {list(image.shape)}.")
+    image = image[..., :3]
+    if image.dtype != np.uint8:
+        image = np.clip(np.rint(image * 255.0 if image.max() <= 1.0 else image), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+# Larger photos are refused before decoding: 100 megapixels of RGB is 300 MB,
+# and a face needs far fewer pixels than that.
+MAX_PHOTO_PIXELS = 100_000_000
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Reads a photo as `[H, W, 3]` uint8 RGB.
+
+    Raises:
+        ImageReadError: if the file is missing or not an image OpenCV can decode.
+    """
+    import cv2
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ImageReadError(f"Photo {path} does not exist.", "Check the path.")
+    data = np.fromfile(path, np.uint8)
+    if data.size == 0:
+        raise ImageReadError(
+            f"Photo {path} is empty (0 bytes).", "Pass a JPEG, PNG, BMP, TIFF or WebP photograph."
+        )
+    from PIL import Image
+
+    try:
+        with Image.open(path) as header:  # reads the size only, not the pixels
+            width, height = header.size
+    except Exception:
+        width = height = 0  # not a format PIL knows; OpenCV decides below
+    if width * height > MAX_PHOTO_PIXELS:
+        raise ImageReadError(
+            f"Photo {path} is too large ({width}x{height} pixels; at most {MAX_PHOTO_PIXELS // 1_000_000} "
+            "megapixels).",
+            "Downscale it first; the face needs only a few hundred pixels across.",
+        )
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageReadError(
+            f"{path} is not an image OpenCV can decode.", "Pass a JPEG, PNG, BMP, TIFF or WebP photograph."
+        )
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class FaceDetector:
+    """mediapipe's full-range face detector; reusable (`with FaceDetector() as d:` closes it).
+
+    Args:
+        min_confidence: detections below this score are ignored.
+    """
+
+    def __init__(self, min_confidence: float = 0.5) -> None:
+        try:
+            import mediapipe as mp
+        except ImportError as error:  # pragma: no cover - the locked stack has it
+            raise HeadsynthError(
+                f"mediapipe does not import ({error}).", "Run `make setup` to install the locked stack."
+            ) from None
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=min_confidence
+        )
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+
+    def detect_all(self, image: np.ndarray) -> list[FaceBox]:
+        """Every face found, best score first (boxes clipped to the image)."""
+        image = as_rgb_uint8(image)
+        height, width = image.shape[:2]
+        result = self._detector.process(image)
+        faces = []
+        for detection in result.detections or []:
+            box = detection.location_data.relative_bounding_box
+            x0 = max(0.0, box.xmin * width)
+            y0 = max(0.0, box.ymin * height)
+            x1 = min(float(width), (box.xmin + box.width) * width)
+            y1 = min(float(height), (box.ymin + box.height) * height)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            keypoints = np.array(
+                [[k.x * width, k.y * height] for k in detection.location_data.relative_keypoints], np.float32
+            )
+            faces.append(FaceBox(x0, y0, x1, y1, float(detection.score[0]), keypoints))
+        return sorted(faces, key=lambda f: -f.score)
+
+    def detect(self, image: np.ndarray, what: str = "the image") -> FaceBox:
+        """The most confident face.
+
+        Raises:
+            FaceNotFound: naming `what` when no face is found.
+        """
+        faces = self.detect_all(image)
+        if not faces:
+            height, width = np.asarray(image).shape[:2]
+            raise FaceNotFound(
+                f"No face found in {what} ({width}x{height} pixels).",
+                "Use a photo with one clearly visible, roughly frontal face, at least ~40 pixels wide.",
+            )
+        return faces[0]
+
+
+def square_crop(
+    image: np.ndarray, centre: tuple[float, float], side: float, output_size: int, fill: int = 128
+) -> np.ndarray:
+    """Crops the square of `side` pixels around `centre` and resizes it to `output_size`.
+
+    Parts of the square outside the image are filled with gray `fill`.
+    """
+    import cv2
+
+    image = as_rgb_uint8(image)
+    side = max(2.0, float(side))
+    scale = output_size / side
+    x0, y0 = centre[0] - side / 2.0, centre[1] - side / 2.0
+    matrix = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]], np.float64)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (output_size, output_size),
+        flags=interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(fill, fill, fill),
+    )
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where a frontal face sits in the training renders, relative to the image side.
+
+    Attributes:
+        box_width: detected face-box width / image side.
+        centre_x: face-box centre x / image side.
+        centre_y: face-box centre y / image side.
+    """
+
+    box_width: float = 0.45
+    centre_x: float = 0.5
+    centre_y: float = 0.5
+
+    def crop_square(self, face: FaceBox) -> tuple[tuple[float, float], float]:
+        """(centre, side) of the square of a photo that frames `face` like the renders."""
+        side = face.width / self.box_width
+        cx, cy = face.centre
+        return (cx + (0.5 - self.centre_x) * side, cy + (0.5 - self.centre_y) * side), side
+
+
+def framing_of(image: np.ndarray, detector: FaceDetector) -> Framing:
+    """The framing of the face in a (rendered) square image.
+
+    Raises:
+        FaceNotFound: if the image shows no detectable face.
+    """
+    face = detector.detect(image, "the reference rendering")
+    side = float(np.asarray(image).shape[1])
+    cx, cy = face.centre
+    return Framing(face.width / side, cx / side, cy / side)

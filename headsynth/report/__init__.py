@@ -1,0 +1,1 @@
+"""Self-contained HTML reports and TensorBoard summaries of evaluations and studies."""

@@ -1,0 +1,1 @@
+"""Studies that train and compare several networks (the paper's variability experiment)."""
