@@ -30,7 +30,8 @@ def test_depth_test_keeps_the_nearest_surface(renderer, small_model):
     scene = _frontal()
     batch = renderer.render(np.zeros((1, small_model.num_parameters)), [scene])
     depth = batch.depth[0][batch.masks[0]]
-    assert depth.max() < scene["distance_mm"] + 20
+    # Ears stick out ~35 mm behind the centre and show from the front; the back of the head is ~110 mm.
+    assert depth.max() < scene["distance_mm"] + 60
     assert depth.min() < scene["distance_mm"] - 60
 
 
@@ -115,7 +116,8 @@ def test_expression_moves_vertices_only_when_the_model_has_one(small_model):
 
     from headsynth.components.face_model.morphable_model import PcaPart
 
-    renderer = HeadRenderer(small_model, 32)
+    without = dataclasses.replace(small_model, expression=None)
+    renderer = HeadRenderer(without, 32)
     q = np.zeros((1, small_model.num_parameters))
     neutral = renderer.render(q, [_frontal()])
     ignored = renderer.render(q, [_frontal()], expression=np.ones((1, 2), np.float32))
@@ -124,7 +126,7 @@ def test_expression_moves_vertices_only_when_the_model_has_one(small_model):
     basis = np.zeros((size, 1), np.float32)
     basis[1::3, 0] = 1.0 / np.sqrt(size / 3)  # move every vertex up
     expressive = dataclasses.replace(
-        small_model, expression=PcaPart(np.zeros(size, np.float32), basis, np.array([2000.0], np.float32))
+        without, expression=PcaPart(np.zeros(size, np.float32), basis, np.array([2000.0], np.float32))
     )
     moved = HeadRenderer(expressive, 32).render(q, [_frontal()], expression=np.ones((1, 1), np.float32))
     rows_neutral, rows_moved = np.nonzero(neutral.masks[0])[0], np.nonzero(moved.masks[0])[0]
