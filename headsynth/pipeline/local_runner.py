@@ -124,6 +124,8 @@ def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, sinc
             summary.naive_error = metrics["naive"]["mean"]
             summary.blessed = bool(metrics["beats_naive"])
             summary.paths["evaluation"] = uri
+            if tf.io.gfile.exists(os.path.join(uri, "report.html")):
+                summary.paths["report"] = os.path.join(uri, "report.html")
         if node == "Pusher" and outputs.get("pushed_model"):
             pushed = outputs["pushed_model"][0]
             if pushed.custom_properties.get("pushed") and pushed.custom_properties["pushed"].int_value:

@@ -91,7 +91,7 @@ def generative_model_node(config: HeadsynthConfig, face_model_channel):
 
 def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipeline:
     """Builds the pipeline for one configuration."""
-    from headsynth.components.evaluation.component import Evaluate
+    from headsynth.components.evaluation.component import Evaluate, evaluate_parameters
     from headsynth.components.face_model.component import FaceModel
     from headsynth.components.rendering.component import RenderExamples
     from headsynth.components.sampling.component import SampleParameters
@@ -165,7 +165,12 @@ def create_pipeline(config: HeadsynthConfig, paths: RunPaths) -> tfx.dsl.Pipelin
             "backup_root": os.path.join(paths.root, "trainer_backups"),
         },
     )
-    evaluate = Evaluate(model=trainer.outputs["model"], examples=render.outputs["examples"])
+    evaluate = Evaluate(
+        model=trainer.outputs["model"],
+        examples=render.outputs["examples"],
+        model_run=trainer.outputs["model_run"],
+        **evaluate_parameters(config.evaluation),
+    )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluate.outputs["blessing"],

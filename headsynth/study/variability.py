@@ -86,6 +86,27 @@ def _write_stamp(folder: str, stamp: dict) -> None:
     write_text_atomic(os.path.join(folder, STAMP), json.dumps(stamp, indent=2, sort_keys=True))
 
 
+def model_fingerprint(model) -> str:
+    """sha256 over a morphable model's arrays (what rendering depends on)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in (
+        model.shape.mean,
+        model.shape.basis,
+        model.shape.sigma,
+        model.texture.mean,
+        model.texture.basis,
+        model.texture.sigma,
+        model.triangles,
+        model.landmarks,
+    ):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def study_scenarios(config: HeadsynthConfig) -> tuple[list[str], str]:
     """(the study's scenarios, its focus scenario: the configured one if studied, else the last)."""
     scenarios = list(config.evaluation.study_scenarios)
@@ -99,7 +120,7 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[st
     Returns:
         (the face model, scenario -> examples folder, seconds spent rendering).
     """
-    from headsynth.components.face_model.morphable_model import load_model
+    from headsynth.components.face_model.morphable_model import load_model, load_npz
     from headsynth.components.rendering.render_job import RenderJob, run_render_job
     from headsynth.components.sampling.parameter_store import save_split_parameters
     from headsynth.components.sampling.samplers import sample_parameters
@@ -115,6 +136,7 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[st
     sampling = config.sampling
     base_stamp = {
         "face_model": dataclasses.asdict(config.face_model),
+        "face_model_sha256": model_fingerprint(model),  # a changed model file invalidates every stage
         "sampling": dataclasses.asdict(sampling),
         "num_test": num_test,
         "num_parameters": model.num_parameters,
@@ -134,6 +156,7 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[st
             seed=sampling.seed,
         )
         _write_stamp(out_dir, base_stamp)
+    model = load_npz(model_path)  # what the data was rendered with, exactly
     data_dirs = {}
     for scenario in scenarios:
         folder = os.path.join(out_dir, "data", scenario)
@@ -362,15 +385,17 @@ def write_study_saliency(out_dir, scenarios, examples, predictions, focus, paint
         images = decode_images([examples.images[i] for i in chosen], size)
         saliency, _ = saliency_maps(keras_model, images)
         per_net[net] = (images, saliency, painter.render(predictions[net][focus][chosen], view))
-    for r, i in enumerate(chosen):
+    per_line = 2 if len(chosen) > 1 else 1  # two examples side by side, one line per network
+    for start in range(0, len(chosen), per_line):
         for net in scenarios:
             images, saliency, renders = per_net[net]
-            rows.append(
-                SaliencyRow(
-                    f"net {net}\nexample {examples.index[i]}", images[r], saliency[r], renders[r], truths[r]
-                )
-            )
-    plot_saliency(rows, os.path.join(out_dir, "evaluation", "saliency.png"))
+            for r in range(start, start + per_line):
+                if r >= len(chosen):
+                    rows.append(None)
+                    continue
+                label = f"net {net}\nexample {examples.index[chosen[r]]}"
+                rows.append(SaliencyRow(label, images[r], saliency[r], renders[r], truths[r]))
+    plot_saliency(rows, os.path.join(out_dir, "evaluation", "saliency.png"), per_line)
 
 
 def write_study_tensorboard(result: StudyResult) -> None:

@@ -76,9 +76,19 @@ def default_window(count: int, window: int = 0) -> int:
 # Figures ---------------------------------------------------------------------
 
 
-def _violins(axis, errors: dict[str, np.ndarray], title: str) -> None:
+def needs_log_scale(errors: dict[str, np.ndarray], ratio: float = 30.0) -> bool:
+    """True when one distribution's tail dwarfs another's median (then linear violins hide the bulk)."""
+    medians = [np.median(v) for v in errors.values()]
+    tails = [np.percentile(v, 99) for v in errors.values()]
+    return min(medians) > 0 and max(tails) / min(medians) > ratio
+
+
+def _violins(axis, errors: dict[str, np.ndarray], title: str, log: bool = False) -> None:
+    """Violins of the errors (of log10 errors when `log`, labelled in error units)."""
     names = list(errors)
     data = [np.asarray(errors[n], np.float64) for n in names]
+    if log:  # quantiles commute with the monotone log, so the lines still mark median and quartiles
+        data = [np.log10(np.maximum(values, 1e-12)) for values in data]
     parts = axis.violinplot(data, showextrema=False)
     for i, body in enumerate(parts["bodies"]):
         body.set_facecolor("#bbbbbb" if names[i] == "naive" else COLORS[i % len(COLORS)])
@@ -87,6 +97,11 @@ def _violins(axis, errors: dict[str, np.ndarray], title: str) -> None:
         stats = violin_statistics(values)
         axis.hlines([stats["q1"], stats["q3"]], i - 0.15, i + 0.15, color="k", linewidth=0.8)
         axis.hlines(stats["median"], i - 0.25, i + 0.25, color="k", linewidth=1.6)
+    if log:
+        low, high = np.floor(min(d.min() for d in data)), np.ceil(max(d.max() for d in data))
+        ticks = np.arange(low, high + 1)
+        axis.set_yticks(ticks, [f"{10**t:g}" for t in ticks])
+        title += " (log scale)"
     axis.set_xticks(range(1, len(names) + 1), names, rotation=30 if len(names) > 3 else 0)
     axis.set_title(title, fontsize=10)
 
@@ -108,7 +123,7 @@ def plot_error_violins(panels: dict[str, dict[str, np.ndarray]], path: str) -> N
     figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 3.8), squeeze=False)
     for axis, (scenario, errors) in zip(axes[0], panels.items(), strict=True):
         count = len(next(iter(errors.values())))
-        _violins(axis, errors, f"test: {scenario} (n={count})")
+        _violins(axis, errors, f"test: {scenario} (n={count})", log=needs_log_scale(errors))
     axes[0][0].set_ylabel("squared euclidean error on q")
     figure.suptitle("Error per trained network (horizontal lines: median and quartiles)", fontsize=11)
     save_figure(figure, path)
@@ -165,23 +180,44 @@ class SaliencyRow:
     truth: np.ndarray
 
 
-def plot_saliency(rows: list[SaliencyRow], path: str) -> None:
-    """Input, saliency, rendering of the prediction and of the truth per row (the paper's Fig. 9)."""
+def plot_saliency(rows: list[SaliencyRow | None], path: str, per_line: int = 1) -> None:
+    """Input, saliency, rendering of the prediction and of the truth (the paper's Fig. 9).
+
+    Each row is a block of 4 panels (None: left empty); `per_line` blocks sit side by side, filled
+    line by line.
+    """
     plt = _pyplot()
-    figure, axes = plt.subplots(len(rows), 4, figsize=(7.2, 1.85 * len(rows) + 0.4), squeeze=False)
+    lines = -(-len(rows) // per_line)
+    # Blocks are separated by a narrow empty column that leaves room for the next block's labels.
+    ratios = [1, 1, 1, 1] + [0.45, 1, 1, 1, 1] * (per_line - 1)
+    figure, grid = plt.subplots(
+        lines,
+        len(ratios),
+        figsize=(7.2 * per_line + 0.8 * (per_line - 1), 1.85 * lines + 0.4),
+        squeeze=False,
+        gridspec_kw={"width_ratios": ratios},
+    )
+    panel_columns = [c for c, ratio in enumerate(ratios) if ratio == 1]
+    axes = grid[:, panel_columns]
     titles = ("input", "saliency (d q1 / d input)", "prediction (none)", "truth (none)")
-    for r, row in enumerate(rows):
+    for axis in grid.ravel():
+        axis.axis("off")
+    for k, row in enumerate(rows):
+        line, block = divmod(k, per_line)
+        if row is None:  # an empty block
+            continue
         saliency = np.asarray(row.saliency, np.float64)
         saliency = saliency / saliency.max() if saliency.max() > 0 else saliency
         panels = (row.image, saliency, row.prediction, row.truth)
         for c, panel in enumerate(panels):
-            axis = axes[r][c]
+            axis = axes[line][4 * block + c]
+            axis.axis("on")
             axis.imshow(panel, cmap="gray" if c == 1 else None, vmin=0, vmax=1 if c == 1 else None)
             axis.set_xticks([])
             axis.set_yticks([])
-            if r == 0:
+            if line == 0:
                 axis.set_title(titles[c], fontsize=8)
-        axes[r][0].set_ylabel(row.label, fontsize=8)
+        axes[line][4 * block].set_ylabel(row.label, fontsize=8)
     save_figure(figure, path)
 
 
