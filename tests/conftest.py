@@ -9,6 +9,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# The nodes of the default pipeline (no generative sampler), as the tests expect them.
+PIPELINE_COMPONENTS = {
+    "FaceModel",
+    "SampleParameters",
+    "RenderExamples",
+    "ImportSchemaGen",
+    "StatisticsGen",
+    "ExampleValidator",
+    "Trainer",
+    "Evaluate",
+    "Pusher",
+}
+
 
 @pytest.fixture(scope="session")
 def small_model():

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from conftest import PIPELINE_COMPONENTS
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
@@ -11,17 +12,7 @@ from tfx.orchestration import metadata
 from headsynth.config import apply_overrides, get_preset
 from headsynth.pipeline.local_runner import run_local
 
-COMPONENTS = {
-    "FaceModel",
-    "SampleParameters",
-    "RenderExamples",
-    "ImportSchemaGen",
-    "StatisticsGen",
-    "ExampleValidator",
-    "Trainer",
-    "Evaluate",
-    "Pusher",
-}
+COMPONENTS = PIPELINE_COMPONENTS
 
 
 @pytest.fixture(scope="module")

@@ -13,22 +13,13 @@ import os
 
 import pytest
 import yaml
+from conftest import PIPELINE_COMPONENTS
 from test_readme import headsynth_argv, readme_command
 
 from headsynth.pipeline.cli import main
 
 IMAGE = "gcr.io/my-project/headsynth:0.1"
-COMPONENTS = {
-    "FaceModel",
-    "SampleParameters",
-    "RenderExamples",
-    "ImportSchemaGen",
-    "StatisticsGen",
-    "ExampleValidator",
-    "Trainer",
-    "Evaluate",
-    "Pusher",
-}
+COMPONENTS = PIPELINE_COMPONENTS
 EXECUTOR_MODULE = "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"
 
 
