@@ -29,7 +29,7 @@ setup(
     description="Synthetic-data 3D head reconstruction pipeline on TFX and Keras",
     python_requires=">=3.10",
     packages=find_packages(include=["headsynth", "headsynth.*"]),
-    package_data={"headsynth": ["data/*.npz", "data_schemas/*.pbtxt"]},
+    package_data={"headsynth": ["data/*.npz", "data_schemas/*.pbtxt", "components/rendering/kernels/*.cc"]},
     include_package_data=True,
     install_requires=requirements(),
     entry_points={"console_scripts": ["headsynth=headsynth.pipeline.cli:main"]},

@@ -12,7 +12,8 @@ STAMP="$VENV/.headsynth-setup"
 
 inputs_hash() {
   cat requirements/stack.txt requirements/stack.lock.txt requirements/dev.txt setup.py \
-    scripts/setup_env.sh scripts/build_rasterizer.py | sha256sum | cut -d' ' -f1
+    scripts/setup_env.sh scripts/build_rasterizer.py \
+    headsynth/components/rendering/kernels/composite_op.cc | sha256sum | cut -d' ' -f1
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(inputs_hash)" \
@@ -36,7 +37,7 @@ echo "setup: installing the locked package set (first time: ~3-5 minutes, ~4.5 G
   -r requirements/stack.txt -r requirements/dev.txt -c requirements/stack.lock.txt
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 
-echo "setup: tensorflow-graphics CPU rasteriser op"
+echo "setup: the renderer's C++ ops (tensorflow-graphics' rasteriser, headsynth's pixel op)"
 "$VENV/bin/python" scripts/build_rasterizer.py
 
 echo "setup: offline face-recognition weights in $CACHE/deepface"

@@ -84,6 +84,30 @@ def hair_regions(model: MorphableModel) -> tuple[np.ndarray, np.ndarray, np.ndar
     return scalp.astype(np.float32), beard.astype(np.float32), outward.astype(np.float32)
 
 
+def is_closed_mesh(triangles: np.ndarray) -> bool:
+    """True if every edge of the triangle mesh is shared by exactly two triangles."""
+    edges = np.sort(
+        np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1
+    )
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return bool(len(counts)) and bool(np.all(counts == 2))
+
+
+def signed_volume(vertices: np.ndarray, triangles: np.ndarray) -> float:
+    """Signed volume enclosed by a closed mesh: positive if its triangles wind counter-clockwise outward."""
+    v = vertices.astype(np.float64)[triangles]
+    return float(np.einsum("ti,ti->", v[:, 0], np.cross(v[:, 1], v[:, 2])) / 6.0)
+
+
+def vertex_triangle_incidence(triangles: np.ndarray, num_vertices: int) -> tf.sparse.SparseTensor:
+    """`[V, T]` sparse 0/1 matrix: entry (v, t) is 1 where vertex v is a corner of triangle t."""
+    rows = triangles.reshape(-1).astype(np.int64)
+    columns = np.repeat(np.arange(len(triangles), dtype=np.int64), 3)
+    order = np.lexsort((columns, rows))
+    indices = np.stack([rows[order], columns[order]], axis=1)
+    return tf.sparse.SparseTensor(indices, np.ones(len(indices), np.float32), [num_vertices, len(triangles)])
+
+
 @dataclass
 class RenderedBatch:
     """Rendered examples of one batch (B examples, H = W = image size).
@@ -91,13 +115,14 @@ class RenderedBatch:
     Attributes:
         images: `[B, H, W, 3]` uint8 RGB.
         masks: `[B, H, W]` bool, True where the head covers the pixel.
-        depth: `[B, H, W]` float32 distance along the view axis in mm (0 = background).
+        depth: `[B, H, W]` float32 distance along the view axis in mm (0 = background);
+            None if the renderer was made with `with_depth=False`.
         landmarks: `[B, L, 2]` float32 (x, y) pixel positions of the landmark vertices.
     """
 
     images: np.ndarray
     masks: np.ndarray
-    depth: np.ndarray
+    depth: np.ndarray | None
     landmarks: np.ndarray
 
 
@@ -110,6 +135,7 @@ class HeadRenderer:
         scale: p = scale * sigma * q.
         antialias: supersampling factor (1 = off; 2 renders at 2x and averages).
         backgrounds: photographs for scenes whose `background` factor is 1.
+        with_depth: also render depth maps (skipping them saves a full-image pass).
     """
 
     def __init__(
@@ -119,6 +145,7 @@ class HeadRenderer:
         scale: float = 1.6,
         antialias: int = 1,
         backgrounds: list[np.ndarray] | None = None,
+        with_depth: bool = True,
     ) -> None:
         if image_size < 8:
             raise ValueError(f"image_size must be at least 8. Received: {image_size}")
@@ -130,11 +157,18 @@ class HeadRenderer:
         self.scale = scale
         self.antialias = antialias
         self.backgrounds = backgrounds or []
+        self.with_depth = with_depth
         mean = model.shape.mean.reshape(-1, 3)
         self._centre = (mean.min(axis=0) + mean.max(axis=0)) / 2.0
         self._scalp, self._beard, self._outward = hair_regions(model)
         self._triangles = tf.constant(model.triangles, dtype=tf.int32)
         self._landmarks = tf.constant(model.landmarks, dtype=tf.int32)
+        self._corners = [tf.constant(model.triangles[:, i], dtype=tf.int32) for i in range(3)]
+        self._incidence = vertex_triangle_incidence(model.triangles, model.num_vertices)
+        self.cull_back_faces = is_closed_mesh(model.triangles)
+        # +1 if counter-clockwise face normals point out of the head.
+        self._outward_sign = float(np.sign(signed_volume(mean, model.triangles)) or 1.0)
+        self._gray = np.full((image_size, image_size, 3), round(GRAY * 255), np.uint8)
         # One trace per batch size: tfg's rasteriser loops over a static batch
         # dimension, so shapes must stay fully known (callers pad with pad_to).
         self._render = tf.function(self._render_graph)
@@ -142,9 +176,18 @@ class HeadRenderer:
     # The graph -----------------------------------------------------------
 
     def _render_graph(
-        self, vertices, albedo, angles, translation, fov, light_dir, light_rgb, ambient, sh_light
+        self,
+        vertices,
+        albedo,
+        background,
+        angles,
+        translation,
+        fov,
+        light_dir,
+        light_rgb,
+        ambient,
+        sh_light,
     ):
-        from tensorflow_graphics.geometry.representation.mesh import normals as mesh_normals
         from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
         from tensorflow_graphics.rendering.camera import perspective
         from tensorflow_graphics.rendering.reflectance import lambertian
@@ -153,9 +196,7 @@ class HeadRenderer:
         rotation = rotation_matrix_3d.from_euler(angles)  # [B, 3, 3]
         rotated = tf.einsum("bij,bvj->bvi", rotation, vertices)
         camera_space = rotated + translation[:, None, :]  # [B, V, 3]
-        triangles = tf.broadcast_to(self._triangles, [batch, *self._triangles.shape])
-        normals = mesh_normals.vertex_normals(camera_space, triangles, clockwise=True)
-        normals = tf.math.l2_normalize(normals, axis=-1)
+        normals, front_facing = self._normals_and_front_faces(camera_space)
         to_light = tf.broadcast_to(light_dir[:, None, :], tf.shape(normals))
         to_camera = tf.math.l2_normalize(-camera_space, axis=-1)
         brdf = lambertian.brdf(-to_light, to_camera, normals, albedo)
@@ -169,22 +210,15 @@ class HeadRenderer:
         )
         shaded = tf.clip_by_value(shaded, 0.0, 1.0)
 
-        size = self.image_size * self.antialias
         ones = tf.ones([batch, 1])
         # Metres for the rasteriser: its fixed-point maths overflows for clip
         # coordinates in the hundreds (millimetres), which garbles depth tests.
         camera_space_m = camera_space / 1000.0
         projection = perspective.right_handed(fov, ones, 0.01 * ones, 5.0 * ones)
         attributes = tf.concat([shaded, -camera_space[..., 2:3]], axis=-1)  # rgb + depth
-        pixels, mask = self._rasterize_and_interpolate(camera_space_m, projection, attributes, size)
-        # The rasteriser's row 0 is the bottom of the image (OpenGL); flip to row 0 = top.
-        pixels = tf.reverse(pixels, axis=[1])
-        mask = tf.reverse(mask, axis=[1])
-        if self.antialias > 1:
-            k = self.antialias
-            coverage = tf.nn.avg_pool2d(mask, k, k, "VALID")
-            pixels = tf.nn.avg_pool2d(pixels, k, k, "VALID") / tf.maximum(coverage, 1e-6)
-            mask = coverage
+        image, depth, mask = self._rasterize_and_shade_pixels(
+            camera_space_m, projection, attributes, front_facing, background
+        )
         homogeneous = tf.concat([camera_space_m, tf.ones_like(camera_space_m[..., :1])], axis=-1)
         clip = tf.einsum("bij,bvj->bvi", projection, tf.gather(homogeneous, self._landmarks, axis=1))
         ndc = clip[..., :2] / clip[..., 3:4]
@@ -192,43 +226,100 @@ class HeadRenderer:
             [(ndc[..., 0] + 1.0) * 0.5 * self.image_size, (1.0 - ndc[..., 1]) * 0.5 * self.image_size],
             axis=-1,
         )
-        return pixels[..., :3], pixels[..., 3], mask[..., 0], landmarks
+        return image, depth, mask, landmarks
 
-    def _rasterize_and_interpolate(self, vertices, projection, attributes, size: int):
-        """tfg's CPU rasteriser op per image, then barycentric interpolation on foreground pixels only.
+    def _normals_and_front_faces(self, vertices):
+        """Unit, area-weighted vertex normals of `[B, V, 3]` camera-space vertices, and `[B, T]` faces to draw.
+
+        The normals are the same as tfg's `mesh.normals.vertex_normals`
+        (checked in the tests): face normals from tfg's `triangle.normal`,
+        summed per vertex. The sum is one sparse matmul with the fixed
+        vertex-triangle incidence matrix instead of tfg's batched scatter-add,
+        which costs as much as the rasterisation itself on a 10k-vertex head.
+
+        On a closed mesh (every edge shared by two triangles) only triangles
+        facing the camera are drawn: the camera is outside the head, so the
+        first surface along every ray faces it, and the rasteriser has half
+        the triangles to scan. Other meshes (e.g. BFM's open face) keep all.
+        """
+        from tensorflow_graphics.geometry.representation import triangle
+
+        batch = tf.shape(vertices)[0]
+        v0, v1, v2 = (tf.gather(vertices, self._corners[i], axis=1) for i in range(3))  # [B, T, 3]
+        faces = triangle.normal(v0, v1, v2, clockwise=True, normalize=False)  # counter-clockwise normals
+        face_major = tf.reshape(tf.transpose(faces, [1, 0, 2]), [len(self.model.triangles), -1])
+        summed = tf.sparse.sparse_dense_matmul(self._incidence, face_major)  # [V, B * 3]
+        summed = tf.transpose(tf.reshape(summed, [self.model.num_vertices, batch, 3]), [1, 0, 2])
+        normals = tf.math.l2_normalize(summed, axis=-1)
+        if not self.cull_back_faces:
+            return normals, None
+        # Facing the camera (at the origin): the outward normal points towards it.
+        facing = self._outward_sign * tf.reduce_sum(faces * v0, axis=-1) < 0.0
+        # A head reaching behind the camera keeps all its triangles: winding is meaningless there.
+        behind = tf.reduce_any(vertices[..., 2] >= 0.0, axis=1)  # [B]
+        return normals, tf.logical_or(facing, behind[:, None])
+
+    def _rasterize_and_shade_pixels(self, vertices, projection, attributes, front_facing, background):
+        """tfg's CPU rasteriser op per image, barycentric interpolation of the head's pixels, composite.
 
         Calls the op tfg's CPU backend wraps (`rasterize_triangles`) directly:
         the backend's wrapper also gathers vertex ids and builds full-image
-        framebuffers for every pixel, which cost more than the rasterisation
-        itself; a head covers about a third of the image.
+        framebuffers of every attribute, which cost more than the rasterisation
+        itself; a head covers about a third of the image. Then headsynth's
+        pixel op (`kernels/composite_op.cc`) interpolates the head's pixels
+        and writes them over the background in one pass; supersampled
+        renders do the same in TensorFlow ops at k times the size and average.
+        The projection's y axis is flipped so the op's row 0 is the image's top.
+
+        Args:
+            vertices: `[B, V, 3]` camera-space vertices in metres.
+            projection: `[B, 4, 4]` perspective matrices.
+            attributes: `[B, V, 4]` shaded rgb and depth (mm) per vertex.
+            front_facing: `[B, T]` triangles to draw, or None for all.
+            background: `[B, H, W, 3]` uint8.
 
         Returns:
-            `[B, H, W, C]` interpolated attributes (0 off the head) and the
-            `[B, H, W, 1]` float mask, both with row 0 at the bottom.
+            `[B, H, W, 3]` uint8 images, `[B, H, W]` depth (0 off the head;
+            None unless `with_depth`) and the `[B, H, W]` bool mask.
         """
         from tensorflow_graphics.rendering import utils as render_utils
         from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
 
         batch = int(vertices.shape[0])  # static: the op runs once per image
-        clip = render_utils.transform_homogeneous(projection, vertices)
-        barycentrics, triangle_ids, z_buffer = [], [], []
+        size, k = self.image_size * self.antialias, self.antialias
+        flip_y = tf.constant([1.0, -1.0, 1.0, 1.0])[:, None]
+        clip = render_utils.transform_homogeneous(projection * flip_y, vertices)  # [B, V, 4]
+        images, depths, masks = [], [], []
         for index in range(batch):
-            bary, ids, depth = cpu_backend.render_ops.rasterize_triangles(
-                clip[index], self._triangles, size, size, 1, int(cpu_backend.FaceCullingMode.NONE)
+            triangles = self._triangles
+            if front_facing is not None:
+                triangles = tf.boolean_mask(triangles, front_facing[index])
+            bary, ids, z_buffer = cpu_backend.render_ops.rasterize_triangles(
+                clip[index], triangles, size, size, 1, int(cpu_backend.FaceCullingMode.NONE)
             )
-            barycentrics.append(bary[0])
-            triangle_ids.append(ids[0])
-            z_buffer.append(depth[0])
-        foreground = tf.not_equal(tf.stack(z_buffer), 1.0)  # [B, H, W]
-        pixels = tf.where(foreground)  # [N, 3] (batch, row, column)
-        weights = tf.gather_nd(tf.stack(barycentrics), pixels)  # [N, 3]
-        corners = tf.gather(self._triangles, tf.gather_nd(tf.stack(triangle_ids), pixels))  # [N, 3]
-        num_vertices = tf.shape(attributes)[1]
-        flat_attributes = tf.reshape(attributes, [-1, attributes.shape[-1]])
-        corner_rows = tf.cast(pixels[:, :1], tf.int32) * num_vertices + corners
-        values = tf.reduce_sum(weights[..., None] * tf.gather(flat_attributes, corner_rows), axis=1)
-        image = tf.scatter_nd(pixels, values, [batch, size, size, attributes.shape[-1]])
-        return image, tf.cast(foreground, tf.float32)[..., None]
+            if k == 1:
+                image, depth, mask = rasterizer.composite_ops().composite_rasterized_head(
+                    bary, ids, z_buffer, triangles, attributes[index], background[index]
+                )
+                images.append(image)
+                depths.append(depth)
+                masks.append(mask)
+                continue
+            foreground = tf.not_equal(z_buffer[0], 1.0)  # [H, W]
+            pixels = tf.where(foreground)  # [N, 2] (row, column)
+            weights = tf.gather_nd(bary[0], pixels)  # [N, 3]
+            corner_ids = tf.gather(triangles, tf.gather_nd(ids[0], pixels))  # [N, 3]
+            values = tf.reduce_sum(weights[..., None] * tf.gather(attributes[index], corner_ids), axis=1)
+            # Supersampled: average k x k blocks; colours are premultiplied by coverage.
+            dense = tf.scatter_nd(pixels, values, [size, size, 4])[None]
+            coverage = tf.nn.avg_pool2d(tf.cast(foreground, tf.float32)[None, ..., None], k, k, "VALID")[0]
+            pooled = tf.nn.avg_pool2d(dense, k, k, "VALID")[0]
+            composite = pooled[..., :3] + tf.cast(background[index], tf.float32) / 255.0 * (1.0 - coverage)
+            images.append(tf.cast(tf.clip_by_value(tf.round(composite * 255.0), 0.0, 255.0), tf.uint8))
+            if self.with_depth:
+                depths.append(pooled[..., 3] / tf.maximum(coverage[..., 0], 1e-6))
+            masks.append(coverage[..., 0] > 0.5)
+        return tf.stack(images), tf.stack(depths) if self.with_depth else None, tf.stack(masks)
 
     # Numpy side ------------------------------------------------------------
 
@@ -305,19 +396,14 @@ class HeadRenderer:
         albedo = self.model.colors(q, self.scale)
         vertices, albedo = self.add_hair(vertices, albedo, factors)
         scene = self.scene_tensors(factors)
-        rgb, depth, mask, landmarks = self._render(
-            vertices, albedo, sh_light=np.asarray(sh_light, np.float32), **scene
+        background = np.stack([self.background_uint8(f) for f in factors])
+        image, depth, mask, landmarks = self._render(
+            vertices, albedo, background, sh_light=np.asarray(sh_light, np.float32), **scene
         )
-        rgb, depth, mask = rgb.numpy()[:count], depth.numpy()[:count], mask.numpy()[:count]
-        images = np.empty((count, self.image_size, self.image_size, 3), dtype=np.uint8)
-        for i in range(count):
-            background = self.background(factors[i])
-            composite = rgb[i] + background * (1.0 - mask[i][..., None])
-            images[i] = np.clip(np.rint(composite * 255.0), 0, 255).astype(np.uint8)
         return RenderedBatch(
-            images=images,
-            masks=mask > 0.5,
-            depth=depth.astype(np.float32),
+            images=image.numpy()[:count],
+            masks=mask.numpy()[:count],
+            depth=depth.numpy()[:count] if depth is not None else None,
             landmarks=landmarks.numpy()[:count].astype(np.float32),
         )
 
@@ -340,6 +426,12 @@ class HeadRenderer:
         albedo = albedo * (1.0 - weight) + hair_rgb * weight
         vertices = vertices + SCALP_HAIR_THICKNESS_MM * scalp * self._outward[None]
         return vertices.astype(np.float32), albedo.astype(np.float32)
+
+    def background_uint8(self, factors: dict[str, float]) -> np.ndarray:
+        """`[H, W, 3]` uint8 background of one example (as `background`, quantised)."""
+        if factors["background"] >= 0.5:
+            return np.clip(np.rint(self.background(factors) * 255.0), 0, 255).astype(np.uint8)
+        return self._gray
 
     def background(self, factors: dict[str, float]) -> np.ndarray:
         """`[H, W, 3]` float background of one example."""

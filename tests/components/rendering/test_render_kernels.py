@@ -1,0 +1,150 @@
+"""The renderer's fast paths give the same pictures as the plain ways they replace."""
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from headsynth.components.rendering import rasterizer
+from headsynth.components.rendering.render_job import encode_png
+from headsynth.components.rendering.renderer import (
+    HeadRenderer,
+    is_closed_mesh,
+    signed_volume,
+    vertex_triangle_incidence,
+)
+from headsynth.components.rendering.scenarios import get_scenario
+from headsynth.errors import RasterizerUnavailable
+
+TETRAHEDRON = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
+# Counter-clockwise seen from outside.
+TETRAHEDRON_FACES = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], np.int32)
+
+
+def test_closed_mesh_and_winding_are_recognised(small_model):
+    assert is_closed_mesh(small_model.triangles)
+    assert is_closed_mesh(TETRAHEDRON_FACES)
+    assert not is_closed_mesh(TETRAHEDRON_FACES[:3])  # one face missing: an open mesh keeps every triangle
+    assert signed_volume(TETRAHEDRON, TETRAHEDRON_FACES) == pytest.approx(1 / 6)
+    assert signed_volume(TETRAHEDRON, TETRAHEDRON_FACES[:, ::-1]) == pytest.approx(-1 / 6)
+    assert signed_volume(small_model.shape.mean.reshape(-1, 3), small_model.triangles) > 0
+
+
+def test_incidence_matrix_marks_each_corner():
+    dense = tf.sparse.to_dense(vertex_triangle_incidence(TETRAHEDRON_FACES, 4)).numpy()
+    assert dense.shape == (4, 4)
+    for t, face in enumerate(TETRAHEDRON_FACES):
+        assert set(np.nonzero(dense[:, t])[0]) == set(face)
+
+
+def test_vertex_normals_equal_tensorflow_graphics(small_model):
+    from tensorflow_graphics.geometry.representation.mesh import normals as mesh_normals
+
+    renderer = HeadRenderer(small_model, 32)
+    rng = np.random.default_rng(0)
+    vertices = small_model.vertices(rng.normal(size=(3, small_model.num_parameters)), 1.6)
+    vertices = tf.constant(vertices + np.array([0, 0, -600], np.float32))
+    triangles = tf.broadcast_to(small_model.triangles, [3, *small_model.triangles.shape])
+    expected = tf.math.l2_normalize(mesh_normals.vertex_normals(vertices, triangles, clockwise=True), -1)
+    normals, front = renderer._normals_and_front_faces(vertices)
+    np.testing.assert_allclose(normals.numpy(), expected.numpy(), atol=1e-5)
+    # Facing the camera = counter-clockwise after perspective projection (x / -z, y / -z).
+    projected = vertices.numpy()[..., :2] / -vertices.numpy()[..., 2:]
+    a, b, c = (projected[:, small_model.triangles[:, i]] for i in range(3))
+    area = (b - a)[..., 0] * (c - a)[..., 1] - (b - a)[..., 1] * (c - a)[..., 0]
+    assert np.mean(front.numpy() == (area > 0)) > 0.999
+    assert 0.3 < front.numpy().mean() < 0.8
+
+
+@pytest.mark.parametrize("scenario", ["angle", "all"])
+def test_culling_back_faces_keeps_the_picture(small_model, scenario):
+    from headsynth.components.rendering.backgrounds import load_backgrounds
+
+    photos = load_backgrounds("builtin")
+    culled = HeadRenderer(small_model, 96, backgrounds=photos)
+    plain = HeadRenderer(small_model, 96, backgrounds=photos)
+    plain.cull_back_faces = False  # read when the graph is traced, at the first render
+    q = np.random.default_rng(1).normal(size=(8, small_model.num_parameters))
+    factors = [get_scenario(scenario).sample(3, "train", i) for i in range(8)]
+    a, b = culled.render(q, factors), plain.render(q, factors)
+    np.testing.assert_array_equal(a.masks, b.masks)  # the silhouette is exact
+    # Inside, only pixels where the head folds over itself (ears) may differ.
+    differ = np.any(a.images != b.images, axis=-1)
+    assert differ.sum() <= 0.01 * a.masks.sum()
+    np.testing.assert_allclose(a.depth[a.masks], b.depth[b.masks], atol=1.0)
+
+
+def _reference_composite(bary, ids, z_buffer, triangles, attributes, background):
+    """The TensorFlow-op version of the pixel op (what the renderer did before it)."""
+    foreground = tf.not_equal(z_buffer[0], 1.0)
+    pixels = tf.where(foreground)
+    weights = tf.gather_nd(bary[0], pixels)
+    corners = tf.gather(triangles, tf.gather_nd(ids[0], pixels))
+    values = tf.reduce_sum(weights[..., None] * tf.gather(attributes, corners), axis=1)
+    rgb = tf.cast(tf.clip_by_value(tf.round(values[:, :3] * 255.0), 0.0, 255.0), tf.uint8)
+    image = tf.tensor_scatter_nd_update(background, pixels, rgb)
+    depth = tf.scatter_nd(pixels, values[:, 3], z_buffer.shape[1:])
+    return image.numpy(), depth.numpy(), foreground.numpy()
+
+
+def test_pixel_op_matches_tensorflow_ops():
+    from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
+
+    rng = np.random.default_rng(2)
+    clip = np.concatenate([TETRAHEDRON - 0.4, np.ones((4, 1), np.float32)], axis=1) * [0.9, 0.9, 0.5, 1]
+    clip = tf.constant(clip.astype(np.float32))
+    triangles = tf.constant(TETRAHEDRON_FACES)
+    # Colours slightly outside [0, 1] check the clamp; depth is any float.
+    attributes = tf.constant(rng.uniform(-0.1, 1.1, size=(4, 4)).astype(np.float32))
+    background = tf.constant(rng.integers(0, 256, size=(40, 40, 3), dtype=np.uint8))
+    bary, ids, z_buffer = cpu_backend.render_ops.rasterize_triangles(clip, triangles, 40, 40, 1, 0)
+    image, depth, mask = rasterizer.composite_ops().composite_rasterized_head(
+        bary, ids, z_buffer, triangles, attributes, background
+    )
+    expected_image, expected_depth, expected_mask = _reference_composite(
+        bary, ids, z_buffer, triangles, attributes, background
+    )
+    assert 0.05 < expected_mask.mean() < 0.95
+    np.testing.assert_array_equal(mask.numpy(), expected_mask)
+    np.testing.assert_array_equal(image.numpy(), expected_image)
+    np.testing.assert_allclose(depth.numpy(), expected_depth, rtol=1e-6, atol=1e-6)
+
+
+def test_pixel_op_rejects_bad_shapes_and_ids():
+    op = rasterizer.composite_ops().composite_rasterized_head
+    bary, ids, z = tf.zeros([1, 4, 4, 3]), tf.zeros([1, 4, 4], tf.int32), tf.fill([1, 4, 4], 0.5)
+    triangles, attributes = tf.constant([[0, 1, 2]]), tf.zeros([3, 4])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="background must be"):
+        op(bary, ids, z, triangles, attributes, tf.zeros([4, 4], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="attributes must be"):
+        op(bary, ids, z, triangles, tf.zeros([3, 3]), tf.zeros([4, 4, 3], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="triangle vertex id 7"):
+        op(bary, ids, z, tf.constant([[0, 1, 7]]), attributes, tf.zeros([4, 4, 3], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="triangle id 5"):
+        op(bary, ids + 5, z, triangles, attributes, tf.zeros([4, 4, 3], tf.uint8))
+
+
+def test_missing_pixel_op_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setattr(rasterizer, "COMPOSITE_OP", str(tmp_path / "composite_op.so"))
+    rasterizer.composite_ops.cache_clear()
+    try:
+        with pytest.raises(RasterizerUnavailable, match="has not been built") as raised:
+            rasterizer.composite_ops()
+        assert "make setup" in str(raised.value) or "make setup" in getattr(raised.value, "fix", "")
+    finally:
+        rasterizer.composite_ops.cache_clear()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_png_encoder_is_lossless_and_readable(seed):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    image[10:20] = 128  # flat rows, like a gray background
+    data = encode_png(image)
+    np.testing.assert_array_equal(tf.io.decode_png(data).numpy(), image)
+    np.testing.assert_array_equal(
+        cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1], image
+    )
+    assert encode_png(image) == data
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(image.astype(np.float32))
