@@ -197,12 +197,17 @@ class HeadRenderer:
         rotated = tf.einsum("bij,bvj->bvi", rotation, vertices)
         camera_space = rotated + translation[:, None, :]  # [B, V, 3]
         normals, front_facing = self._normals_and_front_faces(camera_space)
-        to_light = tf.broadcast_to(light_dir[:, None, :], tf.shape(normals))
+        to_light = light_dir[:, None, :]  # [B, 1, 3], broadcast by tfg
         to_camera = tf.math.l2_normalize(-camera_space, axis=-1)
         brdf = lambertian.brdf(-to_light, to_camera, normals, albedo)
         cosine = tf.maximum(tf.reduce_sum(normals * to_light, axis=-1, keepdims=True), 0.0)
         # Spherical-harmonics light: irradiance E(n) = sum_lm A_l L_lm Y_lm(n), reflected as albedo/pi * E.
-        irradiance = tf.einsum("bvk,k,bkc->bvc", sh_basis(normals), SH_BAND_WEIGHTS, sh_light)
+        # Skipped for batches without SH light (scenarios whose sh_strength is 0).
+        irradiance = tf.cond(
+            tf.reduce_any(tf.not_equal(sh_light, 0.0)),
+            lambda: tf.matmul(sh_basis(normals), SH_BAND_WEIGHTS[None, :, None] * sh_light),
+            lambda: tf.zeros_like(albedo),
+        )  # [B, V, 3]
         shaded = (
             math.pi * brdf * cosine * light_rgb[:, None, :]
             + ambient[:, :, None] * albedo
@@ -232,8 +237,9 @@ class HeadRenderer:
         """Unit, area-weighted vertex normals of `[B, V, 3]` camera-space vertices, and `[B, T]` faces to draw.
 
         The normals are the same as tfg's `mesh.normals.vertex_normals`
-        (checked in the tests): face normals from tfg's `triangle.normal`,
-        summed per vertex. The sum is one sparse matmul with the fixed
+        (checked in the tests): counter-clockwise face normals summed per
+        vertex. Vertex-major layout (`[V, B, 3]`) makes each gather a copy of
+        contiguous rows, and the sum is one sparse matmul with the fixed
         vertex-triangle incidence matrix instead of tfg's batched scatter-add,
         which costs as much as the rasterisation itself on a 10k-vertex head.
 
@@ -242,19 +248,21 @@ class HeadRenderer:
         first surface along every ray faces it, and the rasteriser has half
         the triangles to scan. Other meshes (e.g. BFM's open face) keep all.
         """
-        from tensorflow_graphics.geometry.representation import triangle
-
         batch = tf.shape(vertices)[0]
-        v0, v1, v2 = (tf.gather(vertices, self._corners[i], axis=1) for i in range(3))  # [B, T, 3]
-        faces = triangle.normal(v0, v1, v2, clockwise=True, normalize=False)  # counter-clockwise normals
-        face_major = tf.reshape(tf.transpose(faces, [1, 0, 2]), [len(self.model.triangles), -1])
-        summed = tf.sparse.sparse_dense_matmul(self._incidence, face_major)  # [V, B * 3]
+        vertex_major = tf.transpose(vertices, [1, 0, 2])  # [V, B, 3]
+        v0, v1, v2 = [tf.gather(vertex_major, corner) for corner in self._corners]  # [T, B, 3] each
+        # The cross product by components: tf.linalg.cross is slower on these shapes.
+        (ax, ay, az), (bx, by, bz) = tf.unstack(v1 - v0, axis=-1), tf.unstack(v2 - v0, axis=-1)
+        faces = tf.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+        summed = tf.sparse.sparse_dense_matmul(
+            self._incidence, tf.reshape(faces, [len(self.model.triangles), -1])
+        )  # [V, B * 3]
         summed = tf.transpose(tf.reshape(summed, [self.model.num_vertices, batch, 3]), [1, 0, 2])
         normals = tf.math.l2_normalize(summed, axis=-1)
         if not self.cull_back_faces:
             return normals, None
         # Facing the camera (at the origin): the outward normal points towards it.
-        facing = self._outward_sign * tf.reduce_sum(faces * v0, axis=-1) < 0.0
+        facing = tf.transpose(self._outward_sign * tf.reduce_sum(faces * v0, axis=-1) < 0.0)  # [B, T]
         # A head reaching behind the camera keeps all its triangles: winding is meaningless there.
         behind = tf.reduce_any(vertices[..., 2] >= 0.0, axis=1)  # [B]
         return normals, tf.logical_or(facing, behind[:, None])
