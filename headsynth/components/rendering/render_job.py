@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -203,18 +204,40 @@ class RenderShardFn(beam.DoFn):
             # searching them for repeats costs 3x the time and saves nothing.
             options = tf.io.TFRecordOptions(compression_type="GZIP", compression_strategy=2)
             with tf.io.TFRecordWriter(tmp, options=options) as writer:
-                for batch_start in range(start, stop, job.batch_size):
-                    batch_stop = min(batch_start + job.batch_size, stop)
-                    for example in self.render_examples(split, batch_start, batch_stop):
-                        writer.write(example)
-                    self._rendered.inc(batch_stop - batch_start)
-                    _progress(batch_stop - batch_start)
+                # A process with TensorFlow's default threads owns the machine:
+                # one more thread encodes and writes batch n while TensorFlow
+                # renders batch n + 1 (both release the GIL for their heavy
+                # parts). Worker processes sharing the cores encode in turn.
+                # Either way examples are written in index order.
+                with ThreadPoolExecutor(max_workers=1) as encoder:
+                    pending = None
+                    for batch_start in range(start, stop, job.batch_size):
+                        batch_stop = min(batch_start + job.batch_size, stop)
+                        rendered = self._render_batch(split, batch_start, batch_stop)
+                        if pending is not None:
+                            pending.result()  # re-raises an encoding or write error here
+                        if self._threads > 0:
+                            self._write_batch(writer, rendered)
+                        else:
+                            pending = encoder.submit(self._write_batch, writer, rendered)
+                    if pending is not None:
+                        pending.result()
         yield split, stop - start
+
+    def _write_batch(self, writer, rendered: tuple) -> None:
+        for example in self._serialize(*rendered):
+            writer.write(example)
+        count = len(rendered[2])
+        self._rendered.inc(count)
+        _progress(count)
 
     def render_examples(self, split: str, start: int, stop: int) -> list[bytes]:
         """Serialized examples start..stop-1 of a split, in index order."""
+        return self._serialize(*self._render_batch(split, start, stop))
+
+    def _render_batch(self, split: str, start: int, stop: int) -> tuple:
+        """Renders examples start..stop-1; returns what `_serialize` needs."""
         from headsynth.components.rendering.scenarios import sample_lighting_and_expression
-        from headsynth.data_schemas.features import make_example
 
         job = self._job
         indices = range(start, stop)
@@ -232,6 +255,13 @@ class RenderShardFn(beam.DoFn):
         batch = self._renderer.render(
             q, factors, pad_to=job.batch_size, sh_light=sh_light, expression=expression
         )
+        return split, batch, indices, q, factors, sh_light, expression
+
+    def _serialize(self, split, batch, indices, q, factors, sh_light, expression) -> list[bytes]:
+        from headsynth.data_schemas.features import make_example
+
+        job = self._job
+        scenario = self._scenarios[split]
         return [
             make_example(
                 image=encode_image(batch.images[offset], job.image_format),

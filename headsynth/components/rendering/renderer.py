@@ -171,7 +171,8 @@ class HeadRenderer:
         self._gray = np.full((image_size, image_size, 3), round(GRAY * 255), np.uint8)
         # One trace per batch size: tfg's rasteriser loops over a static batch
         # dimension, so shapes must stay fully known (callers pad with pad_to).
-        self._render = tf.function(self._render_graph)
+        # No autograph: the graph has only Python loops over static sizes and explicit tf.cond.
+        self._render = tf.function(self._render_graph, autograph=False)
 
     # The graph -----------------------------------------------------------
 

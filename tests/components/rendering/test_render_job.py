@@ -122,3 +122,24 @@ def test_shard_ranges_invert_shard_of():
             assert all(shard_of(i, count, num_shards) == shard for i in range(start, stop))
             covered += range(start, stop)
         assert covered == list(range(count))
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], 0),  # in-process: TensorFlow's default
+        (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], 0),
+        (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], "half"),
+        (["--direct_running_mode=multi_processing", "--direct_num_workers=1000"], 1),
+        (["--direct_running_mode=multi_processing", "--direct_num_workers=0"], 1),  # 0 = one per core
+    ],
+)
+def test_worker_processes_share_the_cores(monkeypatch, args, expected):
+    import os
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from headsynth.components.rendering.render_job import threads_per_worker
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert threads_per_worker(PipelineOptions(args)) == (4 if expected == "half" else expected)
