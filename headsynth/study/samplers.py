@@ -51,8 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from headsynth.errors import ConfigError, ParameterError
-
-STAMP = "stamp.json"
+from headsynth.study.common import stamp_matches, train_study_networks, write_stamp
 
 
 @dataclass(frozen=True)
@@ -90,21 +89,6 @@ STUDY_SAMPLERS: dict[str, StudySampler] = {
 
 
 # --- Stamps ---------------------------------------------------------------------------------------
-
-
-def _stamp_matches(folder: str, stamp: dict, required: list[str]) -> bool:
-    path = os.path.join(folder, STAMP)
-    if not os.path.exists(path) or not all(os.path.exists(os.path.join(folder, r)) for r in required):
-        return False
-    with open(path) as f:
-        return json.load(f) == json.loads(json.dumps(stamp, default=str))
-
-
-def _write_stamp(folder: str, stamp: dict) -> None:
-    from headsynth.io_utils import write_text_atomic
-
-    os.makedirs(folder, exist_ok=True)
-    write_text_atomic(os.path.join(folder, STAMP), json.dumps(stamp, indent=2, sort_keys=True, default=str))
 
 
 # --- Plan -----------------------------------------------------------------------------------------
@@ -232,7 +216,7 @@ def fit_models(config, plan: StudyPlan, fit, out_dir: str) -> dict:
         "source": fit.source,
         "fit_sha": _digest(fit.q),
     }
-    if _stamp_matches(folder, stamp, ["generative_model.json"]):
+    if stamp_matches(folder, stamp, ["generative_model.json"]):
         report("study", "reusing the fitted generative models")
     else:
         report(
@@ -242,7 +226,7 @@ def fit_models(config, plan: StudyPlan, fit, out_dir: str) -> dict:
             + f"to {len(fit.q)} realistic vectors",
         )
         fit_generative_model(fit, folder, settings)
-        _write_stamp(folder, stamp)
+        write_stamp(folder, stamp)
     with open(os.path.join(folder, "generative_model.json")) as f:
         return json.load(f)
 
@@ -312,7 +296,7 @@ def render_sets(
             "count": len(q),
             "seed": config.sampling.seed,
         }
-        if _stamp_matches(folder, stamp, ["render.json"]):
+        if stamp_matches(folder, stamp, ["render.json"]):
             report("study", f"reusing the rendered {what}")
             return
         os.makedirs(folder, exist_ok=True)
@@ -335,7 +319,7 @@ def render_sets(
             backgrounds=config.rendering.backgrounds,
         )
         run_render_job(job, beam_args=list(config.rendering.beam_args))
-        _write_stamp(folder, stamp)
+        write_stamp(folder, stamp)
 
     test_dir = os.path.join(out_dir, "data", "test")
     render(test_dir, "eval", np.repeat(test.q, plan.renders_per_identity, axis=0), "test examples")
@@ -354,8 +338,7 @@ def train_networks(
     Returns:
         (name -> training result, name -> seconds).
     """
-    from headsynth.components.training.trainer import TrainSettings, train_regressor
-    from headsynth.progress import report
+    from headsynth.components.training.trainer import TrainSettings
 
     settings = TrainSettings.from_dict(
         {
@@ -366,35 +349,14 @@ def train_networks(
             "backbone": plan.backbone,
         }
     )
-    results, seconds = {}, {}
-    for name, data_dir in data_dirs.items():
-        folder = os.path.join(out_dir, "nets", name)
-        with open(os.path.join(data_dir, STAMP)) as f:
-            stamp = {"data": json.load(f), "training": dataclasses.asdict(settings)}
-        result_path = os.path.join(folder, "logs", "training_result.json")
-        if _stamp_matches(folder, stamp, ["serving/saved_model.pb", "logs/training_result.json"]):
-            report("study", f"reusing the network trained on {name!r}")
-            with open(result_path) as f:
-                results[name] = json.load(f)
-            seconds[name] = results[name].get("study_seconds", 0.0)
-            continue
-        report("study", f"training on {name!r}: {settings.train_steps} steps of {settings.backbone}")
-        started = time.monotonic()
-        result = train_regressor(
-            os.path.join(data_dir, "Split-train", "*"),
-            os.path.join(test_dir, "Split-eval", "*"),
-            model,
-            settings,
-            os.path.join(folder, "serving"),
-            os.path.join(folder, "logs"),
-        )
-        seconds[name] = time.monotonic() - started
-        results[name] = {**result, "study_seconds": seconds[name]}
-        from headsynth.io_utils import write_text_atomic
-
-        write_text_atomic(result_path, json.dumps(results[name], indent=2, default=float))
-        _write_stamp(folder, stamp)
-    return results, seconds
+    test_set = os.path.join(test_dir, "Split-eval", "*")
+    return train_study_networks(
+        settings,
+        model,
+        out_dir,
+        {name: (data_dir, test_set) for name, data_dir in data_dirs.items()},
+        required=["serving/saved_model.pb", "logs/training_result.json"],
+    )
 
 
 def evaluate_networks(config, plan: StudyPlan, model, out_dir: str, test_dir: str) -> dict:

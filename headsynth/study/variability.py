@@ -41,8 +41,7 @@ from headsynth.io_utils import write_text_atomic
 from headsynth.progress import report as progress
 from headsynth.report.html import format_ci
 from headsynth.report.values import json_ready
-
-STAMP = "stamp.json"
+from headsynth.study.common import stamp_matches, train_study_networks, write_stamp
 
 
 @dataclass
@@ -72,18 +71,6 @@ class StudyResult:
 
 def _cell(summary: dict) -> str:
     return format_ci(summary)
-
-
-def _stamp_matches(folder: str, stamp: dict, required: list[str]) -> bool:
-    path = os.path.join(folder, STAMP)
-    if not os.path.exists(path) or not all(os.path.exists(os.path.join(folder, r)) for r in required):
-        return False
-    with open(path) as f:
-        return json.load(f) == json.loads(json.dumps(stamp))
-
-
-def _write_stamp(folder: str, stamp: dict) -> None:
-    write_text_atomic(os.path.join(folder, STAMP), json.dumps(stamp, indent=2, sort_keys=True))
 
 
 def model_fingerprint(model) -> str:
@@ -141,7 +128,7 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[st
         "num_test": num_test,
         "num_parameters": model.num_parameters,
     }
-    if not _stamp_matches(out_dir, base_stamp, ["face_model.npz", "parameters.npz"]):
+    if not stamp_matches(out_dir, base_stamp, ["face_model.npz", "parameters.npz"]):
         model.save_npz(model_path)
         width = model.num_parameters
         save_split_parameters(
@@ -155,7 +142,7 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[st
             sampler=sampling.sampler,
             seed=sampling.seed,
         )
-        _write_stamp(out_dir, base_stamp)
+        write_stamp(out_dir, base_stamp)
     model = load_npz(model_path)  # what the data was rendered with, exactly
     data_dirs = {}
     for scenario in scenarios:
@@ -176,12 +163,12 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[st
         )
         stamp = {**base_stamp, "scenario": scenario, "rendering": dataclasses.asdict(config.rendering)}
         stamp["rendering"].pop("beam_args", None)
-        if _stamp_matches(folder, stamp, ["render.json"]):
+        if stamp_matches(folder, stamp, ["render.json"]):
             progress("study", f"reusing the rendered {scenario!r} data")
             continue
         progress("study", f"rendering {sampling.num_train} train + {num_test} test examples of {scenario!r}")
         run_render_job(job, beam_args=list(config.rendering.beam_args))
-        _write_stamp(folder, stamp)
+        write_stamp(folder, stamp)
     return model, data_dirs, time.monotonic() - started
 
 
@@ -193,40 +180,18 @@ def train_networks(
     Returns:
         (scenario -> training result dict, scenario -> seconds).
     """
-    from headsynth.components.training.trainer import TrainSettings, train_regressor
+    from headsynth.components.training.trainer import TrainSettings
 
     settings = TrainSettings.from_dict(
         {**dataclasses.asdict(config.training), "image_size": config.rendering.image_size}
     )
-    results, seconds = {}, {}
-    for scenario, data_dir in data_dirs.items():
-        folder = os.path.join(out_dir, "nets", scenario)
-        with open(os.path.join(data_dir, STAMP)) as f:
-            stamp = {"data": json.load(f), "training": dataclasses.asdict(settings)}
-        result_path = os.path.join(folder, "logs", "training_result.json")
-        if _stamp_matches(
-            folder, stamp, ["serving/saved_model.pb", "logs/regressor.keras", "logs/training_result.json"]
-        ):
-            progress("study", f"reusing the network trained on {scenario!r}")
-            with open(result_path) as f:
-                results[scenario] = json.load(f)
-            seconds[scenario] = results[scenario].get("study_seconds", 0.0)
-            continue
-        progress("study", f"training on {scenario!r}: {settings.train_steps} steps of {settings.backbone}")
-        started = time.monotonic()
-        result = train_regressor(
-            os.path.join(data_dir, "Split-train", "*"),
-            os.path.join(data_dir, "Split-eval", "*"),
-            model,
-            settings,
-            os.path.join(folder, "serving"),
-            os.path.join(folder, "logs"),
-        )
-        seconds[scenario] = time.monotonic() - started
-        results[scenario] = {**result, "study_seconds": seconds[scenario]}
-        write_text_atomic(result_path, json.dumps(results[scenario], indent=2, default=float))
-        _write_stamp(folder, stamp)
-    return results, seconds
+    return train_study_networks(
+        settings,
+        model,
+        out_dir,
+        {name: (data_dir, os.path.join(data_dir, "Split-eval", "*")) for name, data_dir in data_dirs.items()},
+        required=["serving/saved_model.pb", "logs/regressor.keras", "logs/training_result.json"],
+    )
 
 
 def run_variability_study(config: HeadsynthConfig, out_dir: str) -> StudyResult:
