@@ -13,24 +13,14 @@ TARGETS = ("kubeflow",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from headsynth.pipeline.run_command import add_beam_arg_option
+    from headsynth.pipeline.run_command import add_beam_arg_option, add_config_arguments
 
     parser.add_argument("--target", required=True, choices=TARGETS, help="the orchestrator to compile for")
-    parser.add_argument(
-        "--preset", default="quickstart", help="ci, quickstart or paper (default: quickstart)"
-    )
+    add_config_arguments(parser, "pipeline.pipeline_root=gs://my-bucket/headsynth")
     parser.add_argument(
         "--image",
         required=True,
         help="the container image built from the project's Dockerfile, as the cluster pulls it",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set pipeline.pipeline_root=gs://my-bucket/headsynth",
     )
     add_beam_arg_option(parser)
     parser.add_argument(

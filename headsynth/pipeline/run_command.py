@@ -8,20 +8,25 @@ import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--preset", default="quickstart", help="ci, quickstart or paper (default: quickstart)"
-    )
+    add_config_arguments(parser, "training.train_steps=500")
     parser.add_argument("--out", default=None, help="output folder (default: runs/<preset>)")
+    add_beam_arg_option(parser)
+    parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, override_example: str) -> None:
+    """`--preset NAME` and `--set KEY=VALUE` (repeatable): the config every command starts from."""
+    parser.add_argument(
+        "--preset", default="quickstart", help="ci, quickstart, paper or thesis (default: quickstart)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set training.train_steps=500 (repeatable)",
+        help=f"override a config value, e.g. --set {override_example} (repeatable)",
     )
-    add_beam_arg_option(parser)
-    parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
 
 
 def add_beam_arg_option(parser: argparse.ArgumentParser) -> None:

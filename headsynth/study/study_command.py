@@ -16,19 +16,11 @@ STUDIES = ("variability", "samplers")  # samplers: headsynth/study/samplers.py
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from headsynth.pipeline.run_command import add_config_arguments
+
     parser.add_argument("study", choices=STUDIES, help="which study (variability: the paper's experiment)")
-    parser.add_argument(
-        "--preset", default="quickstart", help="ci, quickstart or paper (default: quickstart)"
-    )
+    add_config_arguments(parser, "evaluation.study_scenarios=none,all")
     parser.add_argument("--out", default=None, help="output folder (default: runs/study-<preset>)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set evaluation.study_scenarios=none,all (repeatable)",
-    )
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
 
 
