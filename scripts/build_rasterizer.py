@@ -6,8 +6,9 @@
    installed where tfg's CPU backend loads them from
    (`tensorflow_graphics/rendering/kernels/rasterizer_op.so`); the shipped
    binary is kept as `rasterizer_op.so.shipped`.
-2. headsynth's pixel op (`headsynth/components/rendering/kernels/composite_op.cc`),
-   which interpolates and composites the rasterised head in one pass.
+2. headsynth's ops (`headsynth/components/rendering/kernels/render_ops.cc`):
+   vertex normals and front faces before the rasteriser, and the pixel op that
+   interpolates and composites the rasterised head in one pass after it.
 
 Each is rebuilt only when it does not load or when its source or the compiler
 flags changed (recorded in a `.stamp` file beside the library). Exit status 0
@@ -40,8 +41,8 @@ def kernels_dir() -> Path:
     return Path(tensorflow_graphics.__file__).parent / "rendering" / "kernels"
 
 
-def composite_op_source() -> Path:
-    return HERE / "headsynth" / "components" / "rendering" / "kernels" / "composite_op.cc"
+def render_ops_source() -> Path:
+    return HERE / "headsynth" / "components" / "rendering" / "kernels" / "render_ops.cc"
 
 
 def op_loads(path: Path, function: str) -> str:
@@ -117,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(rasterizer, shipped)
     sources = [kernels_dir() / "rasterize_triangles_op.cc", kernels_dir() / "rasterize_triangles_impl.cc"]
     build(sources, rasterizer, "rasterize_triangles", args.force)
-    composite = composite_op_source()
-    build([composite], composite.with_suffix(".so"), "composite_rasterized_head", args.force)
+    render_ops = render_ops_source()
+    build([render_ops], render_ops.with_suffix(".so"), "vertex_normals_and_front_faces", args.force)
     return 0
 
 

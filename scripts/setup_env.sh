@@ -13,7 +13,7 @@ STAMP="$VENV/.headsynth-setup"
 inputs_hash() {
   cat requirements/stack.txt requirements/stack.lock.txt requirements/dev.txt setup.py \
     scripts/setup_env.sh scripts/build_rasterizer.py \
-    headsynth/components/rendering/kernels/composite_op.cc | sha256sum | cut -d' ' -f1
+    headsynth/components/rendering/kernels/render_ops.cc | sha256sum | cut -d' ' -f1
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(inputs_hash)" \

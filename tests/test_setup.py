@@ -22,11 +22,11 @@ def test_rasterizer_op_loads():
     from headsynth.components.rendering.rasterizer import require_rasterizer
 
     require_rasterizer()
-    from headsynth.components.rendering.rasterizer import COMPOSITE_OP
+    from headsynth.components.rendering.rasterizer import RENDER_OPS
 
     op = Path(tensorflow_graphics.__file__).parent / "rendering" / "kernels" / "rasterizer_op.so"
     assert op.exists()
-    assert Path(COMPOSITE_OP).exists()
+    assert Path(RENDER_OPS).exists()
 
 
 def test_offline_face_recognition_weights_are_where_deepface_looks():

@@ -1,4 +1,4 @@
-"""Loads the renderer's compiled ops (tfg's CPU rasteriser and headsynth's pixel op), with one clear error if not."""
+"""Loads the renderer's compiled ops (tfg's CPU rasteriser and headsynth's own), with one clear error if not."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ FIX = (
     "Run `make setup` (or `python scripts/build_rasterizer.py`), which compiles the ops with g++ "
     "against the installed TensorFlow (tfg's from the C++ sources tensorflow-graphics ships)."
 )
-COMPOSITE_OP = os.path.join(os.path.dirname(__file__), "kernels", "composite_op.so")
+RENDER_OPS = os.path.join(os.path.dirname(__file__), "kernels", "render_ops.so")
 
 
 def _first_line(error: Exception) -> str:
@@ -21,7 +21,7 @@ def _first_line(error: Exception) -> str:
 
 @functools.lru_cache(maxsize=1)
 def require_rasterizer() -> None:
-    """Imports tfg's CPU rasterisation backend and loads headsynth's pixel op.
+    """Imports tfg's CPU rasterisation backend and loads headsynth's render ops.
 
     Raises:
         RasterizerUnavailable: if a compiled op is missing or fails to load.
@@ -32,23 +32,26 @@ def require_rasterizer() -> None:
         raise RasterizerUnavailable(
             f"tensorflow-graphics' CPU rasteriser op does not load ({_first_line(error)}).", FIX
         ) from None
-    composite_ops()
+    render_ops()
 
 
 @functools.lru_cache(maxsize=1)
-def composite_ops():
-    """The loaded library of `composite_op.cc` (its op: `composite_rasterized_head`).
+def render_ops():
+    """The loaded library of `kernels/render_ops.cc`.
+
+    Its ops: `vertex_normals_and_front_faces` (before the rasteriser) and
+    `composite_rasterized_head` (after it).
 
     Raises:
         RasterizerUnavailable: if it was not built or fails to load.
     """
     import tensorflow as tf
 
-    if not os.path.exists(COMPOSITE_OP):
-        raise RasterizerUnavailable(f"headsynth's pixel op {COMPOSITE_OP} has not been built.", FIX)
+    if not os.path.exists(RENDER_OPS):
+        raise RasterizerUnavailable(f"headsynth's render ops {RENDER_OPS} have not been built.", FIX)
     try:
-        return tf.load_op_library(COMPOSITE_OP)
+        return tf.load_op_library(RENDER_OPS)
     except Exception as error:
         raise RasterizerUnavailable(
-            f"headsynth's pixel op {COMPOSITE_OP} does not load ({_first_line(error)}).", FIX
+            f"headsynth's render ops {RENDER_OPS} do not load ({_first_line(error)}).", FIX
         ) from None

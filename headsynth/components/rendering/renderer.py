@@ -1,13 +1,15 @@
 """Renders batches of morphable-model heads with tensorflow-graphics.
 
 Per batch: the model's vertices and colours for each q (numpy), rotation by
-tfg's Euler matrices, vertex normals from tfg's mesh module, Lambertian
-shading with tfg's BRDF (plus spherical-harmonics light), tfg's perspective
-projection, and tfg's CPU rasteriser op (the one its CPU rasterisation
-backend wraps). Shading is per vertex and interpolated with the rasteriser's
-barycentrics on foreground pixels only, which keeps the costly part of tfg's
-full `triangle_rasterizer` (per-pixel interpolation of many channels over the
-whole image) out of the loop. Then the head is composited over its background.
+tfg's Euler matrices, vertex normals as tfg's mesh module defines them (and
+the triangles facing the camera) from headsynth's C++ op, Lambertian shading
+with tfg's BRDF (plus spherical-harmonics light) and tfg's perspective
+projection compiled by XLA, and tfg's CPU rasteriser op (the one its CPU
+rasterisation backend wraps). Shading is per vertex and interpolated with the
+rasteriser's barycentrics on foreground pixels only, which keeps the costly
+part of tfg's full `triangle_rasterizer` (per-pixel interpolation of many
+channels over the whole image) out of the loop. Then the head is composited
+over its background by headsynth's pixel op.
 
 Coordinates: millimetres; camera at the origin looking along -z with +y up;
 the head's mean centre is moved to (shift, -distance). Images have row 0 at
@@ -99,15 +101,6 @@ def signed_volume(vertices: np.ndarray, triangles: np.ndarray) -> float:
     return float(np.einsum("ti,ti->", v[:, 0], np.cross(v[:, 1], v[:, 2])) / 6.0)
 
 
-def vertex_triangle_incidence(triangles: np.ndarray, num_vertices: int) -> tf.sparse.SparseTensor:
-    """`[V, T]` sparse 0/1 matrix: entry (v, t) is 1 where vertex v is a corner of triangle t."""
-    rows = triangles.reshape(-1).astype(np.int64)
-    columns = np.repeat(np.arange(len(triangles), dtype=np.int64), 3)
-    order = np.lexsort((columns, rows))
-    indices = np.stack([rows[order], columns[order]], axis=1)
-    return tf.sparse.SparseTensor(indices, np.ones(len(indices), np.float32), [num_vertices, len(triangles)])
-
-
 @dataclass
 class RenderedBatch:
     """Rendered examples of one batch (B examples, H = W = image size).
@@ -163,8 +156,6 @@ class HeadRenderer:
         self._scalp, self._beard, self._outward = hair_regions(model)
         self._triangles = tf.constant(model.triangles, dtype=tf.int32)
         self._landmarks = tf.constant(model.landmarks, dtype=tf.int32)
-        self._corners = [tf.constant(model.triangles[:, i], dtype=tf.int32) for i in range(3)]
-        self._incidence = vertex_triangle_incidence(model.triangles, model.num_vertices)
         self.cull_back_faces = is_closed_mesh(model.triangles)
         # +1 if counter-clockwise face normals point out of the head.
         self._outward_sign = float(np.sign(signed_volume(mean, model.triangles)) or 1.0)
@@ -173,6 +164,9 @@ class HeadRenderer:
         # dimension, so shapes must stay fully known (callers pad with pad_to).
         # No autograph: the graph has only Python loops over static sizes and explicit tf.cond.
         self._render = tf.function(self._render_graph, autograph=False)
+        self._shade_and_project = tf.function(
+            self._shade_vertices_and_project, jit_compile=True, autograph=False
+        )
 
     # The graph -----------------------------------------------------------
 
@@ -190,99 +184,93 @@ class HeadRenderer:
         sh_light,
     ):
         from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
+
+        rotation = rotation_matrix_3d.from_euler(angles)  # [B, 3, 3]
+        camera_space = tf.einsum("bij,bvj->bvi", rotation, vertices) + translation[:, None, :]
+        normals, front_facing = rasterizer.render_ops().vertex_normals_and_front_faces(
+            camera_space, self._triangles, outward_sign=self._outward_sign
+        )
+        clip, attributes, landmarks = self._shade_and_project(
+            camera_space, normals, albedo, fov, light_dir, light_rgb, ambient, sh_light
+        )
+        image, depth, mask = self._rasterize_and_shade_pixels(
+            clip, attributes, front_facing if self.cull_back_faces else None, background
+        )
+        return image, depth, mask, landmarks
+
+    def _shade_vertices_and_project(
+        self, camera_space, normals, albedo, fov, light_dir, light_rgb, ambient, sh_light
+    ):
+        """tfg's Lambertian shading plus SH light per vertex, and tfg's perspective projection.
+
+        Compiled with XLA (`jit_compile`): its element-wise chains over
+        `[B, V, 3]` become a few fused loops instead of about forty
+        full-size TensorFlow ops, which cost twice as much as the
+        rasterisation. Every reduction here is an explicit sum in a fixed
+        order, so the bytes do not depend on the number of threads.
+
+        Args:
+            camera_space: `[B, V, 3]` vertices in mm, camera at the origin.
+            normals: `[B, V, 3]` unit vertex normals.
+            albedo: `[B, V, 3]` in [0, 1].
+            fov: `[B, 1]` vertical field of view in radians.
+            light_dir: `[B, 3]` unit direction towards the light.
+            light_rgb: `[B, 3]` light colour times intensity.
+            ambient: `[B, 1]` ambient light.
+            sh_light: `[B, 9, 3]` spherical-harmonics light coefficients.
+
+        Returns:
+            `[B, V, 4]` clip coordinates (y flipped so row 0 is the image's top),
+            `[B, V, 4]` shaded rgb and depth (mm) per vertex, and `[B, L, 2]` landmarks in pixels.
+        """
+        from tensorflow_graphics.rendering import utils as render_utils
         from tensorflow_graphics.rendering.camera import perspective
         from tensorflow_graphics.rendering.reflectance import lambertian
 
-        batch = tf.shape(vertices)[0]
-        rotation = rotation_matrix_3d.from_euler(angles)  # [B, 3, 3]
-        rotated = tf.einsum("bij,bvj->bvi", rotation, vertices)
-        camera_space = rotated + translation[:, None, :]  # [B, V, 3]
-        normals, front_facing = self._normals_and_front_faces(camera_space)
         to_light = light_dir[:, None, :]  # [B, 1, 3], broadcast by tfg
         to_camera = tf.math.l2_normalize(-camera_space, axis=-1)
         brdf = lambertian.brdf(-to_light, to_camera, normals, albedo)
         cosine = tf.maximum(tf.reduce_sum(normals * to_light, axis=-1, keepdims=True), 0.0)
         # Spherical-harmonics light: irradiance E(n) = sum_lm A_l L_lm Y_lm(n), reflected as albedo/pi * E.
-        # Skipped for batches without SH light (scenarios whose sh_strength is 0).
-        irradiance = tf.cond(
-            tf.reduce_any(tf.not_equal(sh_light, 0.0)),
-            lambda: tf.matmul(sh_basis(normals), SH_BAND_WEIGHTS[None, :, None] * sh_light),
-            lambda: tf.zeros_like(albedo),
-        )  # [B, V, 3]
+        # Written out as nine multiply-adds: XLA fuses them into the element-wise loop,
+        # where a reduce over a [B, V, 9, 3] product or a matmul costs 2-3x as much.
+        weighted = SH_BAND_WEIGHTS[None, :, None] * sh_light  # [B, 9, 3]
+        basis = tf.unstack(sh_basis(normals), axis=-1)  # 9 x [B, V]
+        irradiance = basis[0][..., None] * weighted[:, None, 0]  # [B, V, 3]
+        for band in range(1, 9):
+            irradiance = irradiance + basis[band][..., None] * weighted[:, None, band]
         shaded = (
             math.pi * brdf * cosine * light_rgb[:, None, :]
             + ambient[:, :, None] * albedo
             + albedo / math.pi * tf.maximum(irradiance, 0.0)
         )
         shaded = tf.clip_by_value(shaded, 0.0, 1.0)
+        attributes = tf.concat([shaded, -camera_space[..., 2:3]], axis=-1)  # rgb + depth
 
-        ones = tf.ones([batch, 1])
+        ones = tf.ones_like(fov)
+        projection = perspective.right_handed(fov, ones, 0.01 * ones, 5.0 * ones)
         # Metres for the rasteriser: its fixed-point maths overflows for clip
         # coordinates in the hundreds (millimetres), which garbles depth tests.
-        camera_space_m = camera_space / 1000.0
-        projection = perspective.right_handed(fov, ones, 0.01 * ones, 5.0 * ones)
-        attributes = tf.concat([shaded, -camera_space[..., 2:3]], axis=-1)  # rgb + depth
-        image, depth, mask = self._rasterize_and_shade_pixels(
-            camera_space_m, projection, attributes, front_facing, background
-        )
-        homogeneous = tf.concat([camera_space_m, tf.ones_like(camera_space_m[..., :1])], axis=-1)
-        clip = tf.einsum("bij,bvj->bvi", projection, tf.gather(homogeneous, self._landmarks, axis=1))
-        ndc = clip[..., :2] / clip[..., 3:4]
-        landmarks = tf.stack(
-            [(ndc[..., 0] + 1.0) * 0.5 * self.image_size, (1.0 - ndc[..., 1]) * 0.5 * self.image_size],
-            axis=-1,
-        )
-        return image, depth, mask, landmarks
+        flip_y = tf.constant([1.0, -1.0, 1.0, 1.0])[:, None]
+        clip = render_utils.transform_homogeneous(projection * flip_y, camera_space / 1000.0)  # [B, V, 4]
+        ndc = tf.gather(clip[..., :2] / clip[..., 3:4], self._landmarks, axis=1)  # y already flipped
+        landmarks = (ndc + 1.0) * (0.5 * self.image_size)
+        return clip, attributes, landmarks
 
-    def _normals_and_front_faces(self, vertices):
-        """Unit, area-weighted vertex normals of `[B, V, 3]` camera-space vertices, and `[B, T]` faces to draw.
-
-        The normals are the same as tfg's `mesh.normals.vertex_normals`
-        (checked in the tests): counter-clockwise face normals summed per
-        vertex. Vertex-major layout (`[V, B, 3]`) makes each gather a copy of
-        contiguous rows, and the sum is one sparse matmul with the fixed
-        vertex-triangle incidence matrix instead of tfg's batched scatter-add,
-        which costs as much as the rasterisation itself on a 10k-vertex head.
-
-        On a closed mesh (every edge shared by two triangles) only triangles
-        facing the camera are drawn: the camera is outside the head, so the
-        first surface along every ray faces it, and the rasteriser has half
-        the triangles to scan. Other meshes (e.g. BFM's open face) keep all.
-        """
-        batch = tf.shape(vertices)[0]
-        vertex_major = tf.transpose(vertices, [1, 0, 2])  # [V, B, 3]
-        v0, v1, v2 = [tf.gather(vertex_major, corner) for corner in self._corners]  # [T, B, 3] each
-        # The cross product by components: tf.linalg.cross is slower on these shapes.
-        (ax, ay, az), (bx, by, bz) = tf.unstack(v1 - v0, axis=-1), tf.unstack(v2 - v0, axis=-1)
-        faces = tf.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
-        summed = tf.sparse.sparse_dense_matmul(
-            self._incidence, tf.reshape(faces, [len(self.model.triangles), -1])
-        )  # [V, B * 3]
-        summed = tf.transpose(tf.reshape(summed, [self.model.num_vertices, batch, 3]), [1, 0, 2])
-        normals = tf.math.l2_normalize(summed, axis=-1)
-        if not self.cull_back_faces:
-            return normals, None
-        # Facing the camera (at the origin): the outward normal points towards it.
-        facing = tf.transpose(self._outward_sign * tf.reduce_sum(faces * v0, axis=-1) < 0.0)  # [B, T]
-        # A head reaching behind the camera keeps all its triangles: winding is meaningless there.
-        behind = tf.reduce_any(vertices[..., 2] >= 0.0, axis=1)  # [B]
-        return normals, tf.logical_or(facing, behind[:, None])
-
-    def _rasterize_and_shade_pixels(self, vertices, projection, attributes, front_facing, background):
+    def _rasterize_and_shade_pixels(self, clip, attributes, front_facing, background):
         """tfg's CPU rasteriser op per image, barycentric interpolation of the head's pixels, composite.
 
         Calls the op tfg's CPU backend wraps (`rasterize_triangles`) directly:
         the backend's wrapper also gathers vertex ids and builds full-image
         framebuffers of every attribute, which cost more than the rasterisation
         itself; a head covers about a third of the image. Then headsynth's
-        pixel op (`kernels/composite_op.cc`) interpolates the head's pixels
+        pixel op (`kernels/render_ops.cc`) interpolates the head's pixels
         and writes them over the background in one pass; supersampled
         renders do the same in TensorFlow ops at k times the size and average.
         The projection's y axis is flipped so the op's row 0 is the image's top.
 
         Args:
-            vertices: `[B, V, 3]` camera-space vertices in metres.
-            projection: `[B, 4, 4]` perspective matrices.
+            clip: `[B, V, 4]` clip coordinates, y flipped.
             attributes: `[B, V, 4]` shaded rgb and depth (mm) per vertex.
             front_facing: `[B, T]` triangles to draw, or None for all.
             background: `[B, H, W, 3]` uint8.
@@ -291,13 +279,10 @@ class HeadRenderer:
             `[B, H, W, 3]` uint8 images, `[B, H, W]` depth (0 off the head;
             None unless `with_depth`) and the `[B, H, W]` bool mask.
         """
-        from tensorflow_graphics.rendering import utils as render_utils
         from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
 
-        batch = int(vertices.shape[0])  # static: the op runs once per image
+        batch = int(clip.shape[0])  # static: the op runs once per image
         size, k = self.image_size * self.antialias, self.antialias
-        flip_y = tf.constant([1.0, -1.0, 1.0, 1.0])[:, None]
-        clip = render_utils.transform_homogeneous(projection * flip_y, vertices)  # [B, V, 4]
         images, depths, masks = [], [], []
         for index in range(batch):
             triangles = self._triangles
@@ -307,7 +292,7 @@ class HeadRenderer:
                 clip[index], triangles, size, size, 1, int(cpu_backend.FaceCullingMode.NONE)
             )
             if k == 1:
-                image, depth, mask = rasterizer.composite_ops().composite_rasterized_head(
+                image, depth, mask = rasterizer.render_ops().composite_rasterized_head(
                     bary, ids, z_buffer, triangles, attributes[index], background[index]
                 )
                 images.append(image)

@@ -7,12 +7,7 @@ import tensorflow as tf
 
 from headsynth.components.rendering import rasterizer
 from headsynth.components.rendering.render_job import encode_png
-from headsynth.components.rendering.renderer import (
-    HeadRenderer,
-    is_closed_mesh,
-    signed_volume,
-    vertex_triangle_incidence,
-)
+from headsynth.components.rendering.renderer import HeadRenderer, is_closed_mesh, signed_volume
 from headsynth.components.rendering.scenarios import get_scenario
 from headsynth.errors import RasterizerUnavailable
 
@@ -30,23 +25,17 @@ def test_closed_mesh_and_winding_are_recognised(small_model):
     assert signed_volume(small_model.shape.mean.reshape(-1, 3), small_model.triangles) > 0
 
 
-def test_incidence_matrix_marks_each_corner():
-    dense = tf.sparse.to_dense(vertex_triangle_incidence(TETRAHEDRON_FACES, 4)).numpy()
-    assert dense.shape == (4, 4)
-    for t, face in enumerate(TETRAHEDRON_FACES):
-        assert set(np.nonzero(dense[:, t])[0]) == set(face)
-
-
 def test_vertex_normals_equal_tensorflow_graphics(small_model):
     from tensorflow_graphics.geometry.representation.mesh import normals as mesh_normals
 
-    renderer = HeadRenderer(small_model, 32)
     rng = np.random.default_rng(0)
     vertices = small_model.vertices(rng.normal(size=(3, small_model.num_parameters)), 1.6)
     vertices = tf.constant(vertices + np.array([0, 0, -600], np.float32))
     triangles = tf.broadcast_to(small_model.triangles, [3, *small_model.triangles.shape])
     expected = tf.math.l2_normalize(mesh_normals.vertex_normals(vertices, triangles, clockwise=True), -1)
-    normals, front = renderer._normals_and_front_faces(vertices)
+    normals, front = rasterizer.render_ops().vertex_normals_and_front_faces(
+        vertices, small_model.triangles, outward_sign=1.0
+    )
     np.testing.assert_allclose(normals.numpy(), expected.numpy(), atol=1e-5)
     # Facing the camera = counter-clockwise after perspective projection (x / -z, y / -z).
     projected = vertices.numpy()[..., :2] / -vertices.numpy()[..., 2:]
@@ -54,6 +43,53 @@ def test_vertex_normals_equal_tensorflow_graphics(small_model):
     area = (b - a)[..., 0] * (c - a)[..., 1] - (b - a)[..., 1] * (c - a)[..., 0]
     assert np.mean(front.numpy() == (area > 0)) > 0.999
     assert 0.3 < front.numpy().mean() < 0.8
+    # Inward-wound meshes flip the test; a head reaching behind the camera keeps every triangle.
+    _, inward = rasterizer.render_ops().vertex_normals_and_front_faces(
+        vertices, small_model.triangles, outward_sign=-1.0
+    )
+    np.testing.assert_array_equal(inward.numpy(), ~front.numpy())
+    behind = vertices.numpy().copy()
+    behind[1, 0, 2] = 5.0
+    _, kept = rasterizer.render_ops().vertex_normals_and_front_faces(behind, small_model.triangles)
+    assert kept.numpy()[1].all() and not kept.numpy()[0].all()
+
+
+def test_normals_op_rejects_bad_shapes_and_ids():
+    op = rasterizer.render_ops().vertex_normals_and_front_faces
+    with pytest.raises(tf.errors.InvalidArgumentError, match="vertices must be"):
+        op(tf.zeros([2, 4, 2]), TETRAHEDRON_FACES)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="triangles must be"):
+        op(tf.zeros([2, 4, 3]), TETRAHEDRON_FACES[:, :2])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="triangle vertex id 4"):
+        op(tf.zeros([2, 4, 3]), TETRAHEDRON_FACES + 1)
+
+
+def test_xla_shading_equals_the_plain_tensorflow_graph(small_model):
+    """The XLA-compiled shading and projection compute what the same tfg code does op by op."""
+    renderer = HeadRenderer(small_model, 64)
+    rng = np.random.default_rng(4)
+    factors = [get_scenario("all").sample(5, "train", i) for i in range(4)]
+    scene = renderer.scene_tensors(factors)
+    vertices = small_model.vertices(rng.normal(size=(4, small_model.num_parameters)), 1.6)
+    camera_space = tf.constant(vertices + scene["translation"][:, None])
+    normals, _ = rasterizer.render_ops().vertex_normals_and_front_faces(camera_space, small_model.triangles)
+    albedo = small_model.colors(rng.normal(size=(4, small_model.num_parameters)), 1.6)
+    sh_light = rng.normal(scale=0.3, size=(4, 9, 3)).astype(np.float32)
+    args = (
+        camera_space,
+        normals,
+        albedo,
+        scene["fov"],
+        scene["light_dir"],
+        scene["light_rgb"],
+        scene["ambient"],
+    )
+    compiled = renderer._shade_and_project(*args, sh_light)
+    plain = renderer._shade_vertices_and_project(*args, sh_light)  # eager: every op on its own
+    for fast, slow in zip(compiled, plain, strict=True):
+        np.testing.assert_allclose(fast.numpy(), slow.numpy(), rtol=1e-5, atol=1e-5)
+    shaded = plain[1].numpy()[..., :3]
+    assert 0.05 < shaded.mean() < 0.95 and shaded.std() > 0.02  # a lit, not a blank, head
 
 
 @pytest.mark.parametrize("scenario", ["angle", "all"])
@@ -98,7 +134,7 @@ def test_pixel_op_matches_tensorflow_ops():
     attributes = tf.constant(rng.uniform(-0.1, 1.1, size=(4, 4)).astype(np.float32))
     background = tf.constant(rng.integers(0, 256, size=(40, 40, 3), dtype=np.uint8))
     bary, ids, z_buffer = cpu_backend.render_ops.rasterize_triangles(clip, triangles, 40, 40, 1, 0)
-    image, depth, mask = rasterizer.composite_ops().composite_rasterized_head(
+    image, depth, mask = rasterizer.render_ops().composite_rasterized_head(
         bary, ids, z_buffer, triangles, attributes, background
     )
     expected_image, expected_depth, expected_mask = _reference_composite(
@@ -111,7 +147,7 @@ def test_pixel_op_matches_tensorflow_ops():
 
 
 def test_pixel_op_rejects_bad_shapes_and_ids():
-    op = rasterizer.composite_ops().composite_rasterized_head
+    op = rasterizer.render_ops().composite_rasterized_head
     bary, ids, z = tf.zeros([1, 4, 4, 3]), tf.zeros([1, 4, 4], tf.int32), tf.fill([1, 4, 4], 0.5)
     triangles, attributes = tf.constant([[0, 1, 2]]), tf.zeros([3, 4])
     with pytest.raises(tf.errors.InvalidArgumentError, match="background must be"):
@@ -124,15 +160,15 @@ def test_pixel_op_rejects_bad_shapes_and_ids():
         op(bary, ids + 5, z, triangles, attributes, tf.zeros([4, 4, 3], tf.uint8))
 
 
-def test_missing_pixel_op_names_the_fix(monkeypatch, tmp_path):
-    monkeypatch.setattr(rasterizer, "COMPOSITE_OP", str(tmp_path / "composite_op.so"))
-    rasterizer.composite_ops.cache_clear()
+def test_missing_render_ops_name_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setattr(rasterizer, "RENDER_OPS", str(tmp_path / "render_ops.so"))
+    rasterizer.render_ops.cache_clear()
     try:
-        with pytest.raises(RasterizerUnavailable, match="has not been built") as raised:
-            rasterizer.composite_ops()
+        with pytest.raises(RasterizerUnavailable, match="have not been built") as raised:
+            rasterizer.render_ops()
         assert "make setup" in str(raised.value) or "make setup" in getattr(raised.value, "fix", "")
     finally:
-        rasterizer.composite_ops.cache_clear()
+        rasterizer.render_ops.cache_clear()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
