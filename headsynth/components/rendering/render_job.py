@@ -164,8 +164,9 @@ class RenderShardFn(beam.DoFn):
         self._threads = threads
 
     def setup(self) -> None:
-        if self._threads > 0:
+        if self._threads > 0:  # a worker process of our own, sharing the machine
             limit_tensorflow_threads(self._threads)
+            keep_freed_memory()
         # Imports here: Beam workers do not receive module globals.
         from headsynth.components.face_model.morphable_model import load_npz
         from headsynth.components.rendering.backgrounds import load_backgrounds
@@ -294,6 +295,28 @@ def limit_tensorflow_threads(threads: int) -> bool:
     except RuntimeError:  # the runtime is already up (e.g. the in-process runner)
         return False
     return True
+
+
+def keep_freed_memory() -> bool:
+    """Makes glibc's malloc keep freed memory for reuse; False where malloc is not glibc's.
+
+    Every batch allocates and frees the same few-MB buffers. By default glibc
+    gives such blocks back to the kernel (unmapping them, trimming the heap),
+    so each batch paid again for page faults and zeroed pages: about 8 % of a
+    render worker's time. Memory still does not grow with the number of
+    examples, only freed blocks stay mapped. Called only in worker processes
+    of the render job; a process that renders in line is left as it is.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    # 32 MiB is the largest mmap threshold glibc accepts on 64-bit machines.
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 def threads_per_worker(options) -> int:

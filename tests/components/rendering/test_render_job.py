@@ -143,3 +143,14 @@ def test_worker_processes_share_the_cores(monkeypatch, args, expected):
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert threads_per_worker(PipelineOptions(args)) == (4 if expected == "half" else expected)
+
+
+def test_worker_processes_keep_freed_memory():
+    import subprocess
+    import sys
+
+    probe = (
+        "from headsynth.components.rendering.render_job import keep_freed_memory; print(keep_freed_memory())"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "True", result.stderr[-2000:]

@@ -184,3 +184,24 @@ def test_png_encoder_is_lossless_and_readable(seed):
     assert encode_png(image) == data
     with pytest.raises(ValueError, match="uint8"):
         encode_png(image.astype(np.float32))
+
+
+def test_model_matmuls_run_on_one_blas_thread(small_model, monkeypatch):
+    """OpenBLAS's idle threads spin after each call and take a core from TensorFlow or another worker."""
+    import threadpoolctl
+
+    from headsynth.components.face_model.morphable_model import MorphableModel
+
+    threads_seen = []
+    vertices = MorphableModel.vertices
+
+    def spy(self, *args, **kwargs):
+        blas = threadpoolctl.threadpool_info()
+        threads_seen.extend(pool["num_threads"] for pool in blas if pool["user_api"] == "blas")
+        return vertices(self, *args, **kwargs)
+
+    monkeypatch.setattr(MorphableModel, "vertices", spy)
+    renderer = HeadRenderer(small_model, 32)
+    q = np.zeros((2, small_model.num_parameters), np.float32)
+    renderer.render(q, [get_scenario("angle").sample(0, "train", i) for i in range(2)])
+    assert threads_seen and set(threads_seen) == {1}
