@@ -212,7 +212,9 @@ class HeadRenderer:
         `[B, V, 3]` become a few fused loops instead of about forty
         full-size TensorFlow ops, which cost twice as much as the
         rasterisation. Every reduction here is an explicit sum in a fixed
-        order, so the bytes do not depend on the number of threads.
+        order, so the bytes do not depend on the number of threads. XLA
+        compiles for the host's instruction set, so another CPU model may
+        differ in the last bit of a few values (images within 1 level).
 
         Args:
             camera_space: `[B, V, 3]` vertices in mm, camera at the origin.
@@ -397,9 +399,13 @@ class HeadRenderer:
         vertices, albedo = self.add_hair(vertices, albedo, factors)
         scene = self.scene_tensors(factors)
         background = np.stack([self.background_uint8(f) for f in factors])
-        image, depth, mask, landmarks = self._render(
-            vertices, albedo, background, sh_light=np.asarray(sh_light, np.float32), **scene
-        )
+        # On the CPU even where a GPU is visible: the rasteriser and headsynth's ops
+        # are CPU kernels, and the XLA-compiled shading gives the same bytes only
+        # for the same compiled code (as on every worker of a machine).
+        with tf.device("/CPU:0"):
+            image, depth, mask, landmarks = self._render(
+                vertices, albedo, background, sh_light=np.asarray(sh_light, np.float32), **scene
+            )
         return RenderedBatch(
             images=image.numpy()[:count],
             masks=mask.numpy()[:count],
