@@ -41,6 +41,20 @@ using tensorflow::errors::InvalidArgument;
 using tensorflow::shape_inference::InferenceContext;
 using tensorflow::shape_inference::ShapeHandle;
 
+// OK if `triangles` is [T, 3] and every vertex id in it is in [0, num_vertices).
+Status CheckTriangles(const Tensor& triangles, int64_t num_vertices) {
+  if (triangles.dims() != 2 || triangles.dim_size(1) != 3) {
+    return InvalidArgument("triangles must be [T, 3], got ", triangles.shape().DebugString());
+  }
+  const int32_t* corners = triangles.flat<int32_t>().data();
+  for (int64_t i = 0; i < triangles.NumElements(); ++i) {
+    if (corners[i] < 0 || corners[i] >= num_vertices) {
+      return InvalidArgument("triangle vertex id ", corners[i], " is outside [0, ", num_vertices, ")");
+    }
+  }
+  return Status();
+}
+
 REGISTER_OP("VertexNormalsAndFrontFaces")
     .Input("vertices: float32")   // [B, V, 3] camera space, camera at the origin
     .Input("triangles: int32")    // [T, 3] vertex ids, counter-clockwise
@@ -67,16 +81,11 @@ class VertexNormalsAndFrontFacesOp : public OpKernel {
     const Tensor& triangles = context->input(1);
     OP_REQUIRES(context, vertices.dims() == 3 && vertices.dim_size(2) == 3,
                 InvalidArgument("vertices must be [B, V, 3], got ", vertices.shape().DebugString()));
-    OP_REQUIRES(context, triangles.dims() == 2 && triangles.dim_size(1) == 3,
-                InvalidArgument("triangles must be [T, 3], got ", triangles.shape().DebugString()));
     const int64_t batch = vertices.dim_size(0);
     const int64_t num_vertices = vertices.dim_size(1);
+    OP_REQUIRES_OK(context, CheckTriangles(triangles, num_vertices));
     const int64_t num_triangles = triangles.dim_size(0);
     const int32_t* corners = triangles.flat<int32_t>().data();
-    for (int64_t i = 0; i < 3 * num_triangles; ++i) {
-      OP_REQUIRES(context, corners[i] >= 0 && corners[i] < num_vertices,
-                  InvalidArgument("triangle vertex id ", corners[i], " is outside [0, ", num_vertices, ")"));
-    }
     Tensor* normals = nullptr;
     Tensor* front_facing = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, vertices.shape(), &normals));
@@ -177,18 +186,12 @@ class CompositeRasterizedHeadOp : public OpKernel {
     OP_REQUIRES(context, barycentrics.shape() == TensorShape({1, height, width, 3}),
                 InvalidArgument("barycentrics must be [1, H, W, 3], got ",
                                 barycentrics.shape().DebugString()));
-    OP_REQUIRES(context, triangles.dims() == 2 && triangles.dim_size(1) == 3,
-                InvalidArgument("triangles must be [T, 3], got ", triangles.shape().DebugString()));
     OP_REQUIRES(context, attributes.dims() == 2 && attributes.dim_size(1) == 4,
                 InvalidArgument("attributes must be [V, 4], got ", attributes.shape().DebugString()));
-
-    const int64_t num_triangles = triangles.dim_size(0);
     const int64_t num_vertices = attributes.dim_size(0);
+    OP_REQUIRES_OK(context, CheckTriangles(triangles, num_vertices));
+    const int64_t num_triangles = triangles.dim_size(0);
     const int32_t* corners = triangles.flat<int32_t>().data();
-    for (int64_t i = 0; i < 3 * num_triangles; ++i) {
-      OP_REQUIRES(context, corners[i] >= 0 && corners[i] < num_vertices,
-                  InvalidArgument("triangle vertex id ", corners[i], " is outside [0, ", num_vertices, ")"));
-    }
 
     Tensor* image = nullptr;
     Tensor* depth = nullptr;
