@@ -162,12 +162,12 @@ class HeadRenderer:
         self._outward_sign = float(np.sign(signed_volume(mean, model.triangles)) or 1.0)
         self._gray = np.full((image_size, image_size, 3), round(GRAY * 255), np.uint8)
         # The model's matmuls run on one BLAS thread: OpenBLAS's idle threads spin
-        # (in sched_yield) after every call, which took 0.4 of a core from
+        # (in sched_yield) after every call, which took 0.6 of a core from
         # TensorFlow's threads, or from the other render worker, for a 1 ms gain.
         self._blas = threadpoolctl.ThreadpoolController()
         # One trace per batch size: tfg's rasteriser loops over a static batch
         # dimension, so shapes must stay fully known (callers pad with pad_to).
-        # No autograph: the graph has only Python loops over static sizes and explicit tf.cond.
+        # No autograph: the graphs have only Python loops over static sizes.
         self._render = tf.function(self._render_graph, autograph=False)
         self._shade_and_project = tf.function(
             self._shade_vertices_and_project, jit_compile=True, autograph=False
@@ -274,7 +274,7 @@ class HeadRenderer:
         pixel op (`kernels/render_ops.cc`) interpolates the head's pixels
         and writes them over the background in one pass; supersampled
         renders do the same in TensorFlow ops at k times the size and average.
-        The projection's y axis is flipped so the op's row 0 is the image's top.
+        The clip coordinates come with y flipped, so the op's row 0 is the image's top.
 
         Args:
             clip: `[B, V, 4]` clip coordinates, y flipped.
