@@ -94,12 +94,14 @@ def train_cgan(
         generator_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
         discriminator_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
     )
-    dataset = gan.make_dataset(vectors[inside], ages[inside], sexes[inside], batch_size, seed)
     started = time.monotonic()
     epochs = max(1, min(10, steps // 100))
     per_epoch = [steps // epochs + (1 if e < steps % epochs else 0) for e in range(epochs)]
     history: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
-    for epoch_steps in per_epoch:
+    for epoch, epoch_steps in enumerate(per_epoch):
+        # A fresh dataset per fit: iterators of one reshuffling dataset share a seed generator that
+        # the previous fit's prefetch read-ahead advanced by a timing-dependent amount.
+        dataset = gan.make_dataset(vectors[inside], ages[inside], sexes[inside], batch_size, seed + epoch)
         result = gan.fit(dataset, steps_per_epoch=epoch_steps, epochs=1, verbose=0, shuffle=False)
         for key in history:
             history[key].append(float(result.history[key][-1]))

@@ -330,9 +330,15 @@ def train_regressor(
     with strategy.scope():
         model = build_regressor(settings, m)
         if input_preprocessing(settings) is None:
+            # Not from train_ds: the iterations of a reshuffling dataset share one seed generator,
+            # and read-ahead past take() would advance it by a timing-dependent number of epochs,
+            # so fit's batch order would change from run to run.
+            mean_input = make_dataset(
+                train_files, m, settings.image_size, settings.batch_size, False, repeat=False
+            )
             with naming_corrupt_shards(train_files):
                 model.preprocess.mean_image.assign(
-                    mean_image(train_ds, batches=max(1, 512 // settings.batch_size))
+                    mean_image(mean_input, batches=max(1, 512 // settings.batch_size))
                 )
         optimizer = make_optimizer(settings)
     summaries.log_hyperparameters(log_dir, settings)

@@ -212,3 +212,19 @@ def test_create_pipeline_adds_the_fit_only_for_generative_samplers(tmp_path):
     assert (
         next(c for c in gmm.components if c.id == "FitGenerativeModel").exec_properties["cgan_variants"] == ""
     )
+
+
+def test_cgan_training_repeats_to_the_byte():
+    from headsynth.components.generative.cgan import train_cgan
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, WIDTH)).astype(np.float32)
+    ages, sexes = rng.uniform(20, 60, 40), rng.integers(0, 2, 40)
+    # 200 steps are two fit calls, so each call's batch order is covered, not only the first.
+    weights = [
+        b"".join(
+            w.tobytes() for w in train_cgan(vectors, ages, sexes, steps=200, batch_size=16)[0].get_weights()
+        )
+        for _ in range(2)
+    ]
+    assert weights[0] == weights[1]

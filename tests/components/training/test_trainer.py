@@ -98,6 +98,32 @@ def test_training_writes_tensorboard_logs_checkpoints_and_result(trained_regress
     assert json.loads((out / "logs" / "training_result.json").read_text())["train_steps"] == 12
 
 
+def test_mean_image_comes_from_its_own_pass_over_the_training_files(
+    trained_regressor, rendered_examples, small_model
+):
+    # The training set (48 examples) is smaller than the 512 the mean is taken over, so a mean read
+    # from its own unshuffled pass is exactly the set's mean. A mean read from the shuffled, repeated
+    # training dataset would not be, and would advance that dataset's shared reshuffle seeds by a
+    # timing-dependent amount, which changed the batch order of `fit` from run to run.
+    out, _ = trained_regressor
+    model = keras.models.load_model(out / "logs" / "regressor.keras")
+    images = np.concatenate(
+        [
+            batch.numpy()
+            for batch, _ in make_dataset(
+                str(rendered_examples / "Split-train" / "*"),
+                small_model.num_parameters,
+                32,
+                16,
+                False,
+                repeat=False,
+            )
+        ]
+    )
+    assert len(images) == 48
+    np.testing.assert_allclose(model.preprocess.mean_image.numpy(), images.mean(axis=0), atol=1e-3)
+
+
 def test_prediction_panels_show_input_prediction_and_truth(trained_regressor, small_model):
     from headsynth.components.training.summaries import prediction_panels
 
