@@ -303,9 +303,10 @@ def keep_freed_memory() -> bool:
     Every batch allocates and frees the same few-MB buffers. By default glibc
     gives such blocks back to the kernel (unmapping them, trimming the heap),
     so each batch paid again for page faults and zeroed pages: about 5 % of a
-    render worker's time (benchmarks/render_throughput.py). Memory still does not grow with the number of
-    examples, only freed blocks stay mapped. Called only in worker processes
-    of the render job; a process that renders in line is left as it is.
+    render worker's rate (an A/B of the Beam job with 1 and 2 workers). Memory
+    still does not grow with the number of examples; freed blocks only stay
+    mapped. Called only in worker processes of the render job; a process that
+    renders in line is left as it is.
     """
     import ctypes
 

@@ -260,7 +260,8 @@ class HeadRenderer:
         # coordinates in the hundreds (millimetres), which garbles depth tests.
         flip_y = tf.constant([1.0, -1.0, 1.0, 1.0])[:, None]
         clip = render_utils.transform_homogeneous(projection * flip_y, camera_space / 1000.0)  # [B, V, 4]
-        ndc = tf.gather(clip[..., :2] / clip[..., 3:4], self._landmarks, axis=1)  # y already flipped
+        marks = tf.gather(clip, self._landmarks, axis=1)  # [B, L, 4], y already flipped
+        ndc = marks[..., :2] / marks[..., 3:4]
         landmarks = (ndc + 1.0) * (0.5 * self.image_size)
         return clip, attributes, landmarks
 
