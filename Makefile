@@ -19,8 +19,11 @@ test: setup
 format: setup
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+# Formatting, then the architecture: the layers contract (pyproject.toml) and no import cycles.
 lint: setup
 	$(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python scripts/import_cycles.py
 
 tensorboard: setup
 	$(VENV)/bin/tensorboard --logdir $(OUT)

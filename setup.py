@@ -32,5 +32,5 @@ setup(
     package_data={"headsynth": ["data/*.npz", "data_schemas/*.pbtxt", "components/rendering/kernels/*.cc"]},
     include_package_data=True,
     install_requires=requirements(),
-    entry_points={"console_scripts": ["headsynth=headsynth.pipeline.cli:main"]},
+    entry_points={"console_scripts": ["headsynth=headsynth.cli.main:main"]},
 )

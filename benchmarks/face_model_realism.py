@@ -117,10 +117,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from sklearn.metrics import roc_auc_score
 
-    from headsynth.components.face_model.morphable_model import load_model
     from headsynth.components.rendering.renderer import HeadRenderer
     from headsynth.components.rendering.scenarios import get_scenario
     from headsynth.components.sampling.samplers import sample_parameters
+    from headsynth.morphable.loading import load_model
 
     model = load_model(args.model)
     renderer = HeadRenderer(model, IMAGE_SIZE, scale=SCALE)

@@ -32,9 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _model_and_params(root: str, size_train: int, shape_k: int = 18, texture_k: int = 18):
-    from headsynth.components.face_model.morphable_model import load_model
-    from headsynth.components.sampling.parameter_store import save_split_parameters
     from headsynth.components.sampling.samplers import sample_parameters
+    from headsynth.data_schemas.parameter_store import save_split_parameters
+    from headsynth.morphable.loading import load_model
 
     model = load_model("builtin", shape_k, texture_k)
     model.save_npz(os.path.join(root, "model.npz"))
@@ -136,9 +136,9 @@ def job_run(root: str, size: int, batch: int, workers: int, examples: int, threa
 import json, os, resource, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 from headsynth.components.rendering.render_job import RenderJob, run_render_job
-from headsynth.components.sampling.parameter_store import save_split_parameters
+from headsynth.data_schemas.parameter_store import save_split_parameters
 from headsynth.components.sampling.samplers import sample_parameters
-from headsynth.components.face_model.morphable_model import load_npz
+from headsynth.morphable.model import load_npz
 m = load_npz({os.path.join(root, "model.npz")!r}).num_parameters
 params = os.path.join({root!r}, "params-{examples}.npz")
 save_split_parameters(params, {{"train": sample_parameters("paper_uniform", {examples}, m, 0),

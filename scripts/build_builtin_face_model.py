@@ -10,11 +10,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from headsynth.components.face_model.builtin import (  # noqa: E402
-    BUILTIN_FILE,
-    DEFAULT_SEED,
-    build_builtin_model,
-)
+from builtin_face_model.build import DEFAULT_SEED, build_builtin_model  # noqa: E402
+
+from headsynth.morphable.builtin import BUILTIN_FILE  # noqa: E402
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ PIPELINE_COMPONENTS = {
 @pytest.fixture(scope="session")
 def small_model():
     """The built-in model truncated to 4 shape + 4 texture components."""
-    from headsynth.components.face_model.morphable_model import load_model
+    from headsynth.morphable.loading import load_model
 
     return load_model("builtin", 4, 4)
 
@@ -52,8 +52,8 @@ def rendered_examples(tmp_path_factory, small_model):
 
 def write_model_and_parameters(root, model, num_train: int, num_eval: int, seed: int = 1) -> None:
     """Writes `model.npz` and `params.npz` (paper sampling) into `root`."""
-    from headsynth.components.sampling.parameter_store import save_split_parameters
     from headsynth.components.sampling.samplers import sample_parameters
+    from headsynth.data_schemas.parameter_store import save_split_parameters
 
     model.save_npz(root / "model.npz")
     m = model.num_parameters
@@ -72,11 +72,16 @@ def trained_regressor(tmp_path_factory, rendered_examples, small_model):
 
     The folder holds `serving/` (the SavedModel) and `logs/` (TensorBoard, regressor.keras).
     """
-    from headsynth.components.training.trainer import TrainSettings, train_regressor
+    from headsynth.components.training.fit import train_regressor
+    from headsynth.components.training.settings import TrainSettings
+    from headsynth.config import TrainingConfig
 
     out = tmp_path_factory.mktemp("trained")
     settings = TrainSettings(
-        batch_size=8, train_steps=12, eval_steps=2, steps_per_epoch=6, image_size=32, backbone="tiny_cnn"
+        training=TrainingConfig(
+            batch_size=8, train_steps=12, eval_steps=2, steps_per_epoch=6, backbone="tiny_cnn"
+        ),
+        image_size=32,
     )
     result = train_regressor(
         str(rendered_examples / "Split-train" / "*"),

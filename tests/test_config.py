@@ -3,12 +3,13 @@ import dataclasses
 import pytest
 
 from headsynth.config import PRESETS, apply_overrides, get_preset
-from headsynth.errors import ConfigError
+from headsynth.core.errors import ConfigError
+from headsynth.wiring import check_names
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_are_valid_and_named(name):
-    config = apply_overrides(get_preset(name), [])
+    config = check_names(apply_overrides(get_preset(name), []))
     assert config.preset == name
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.sampling.num_train = 1  # type: ignore[misc]
@@ -59,8 +60,9 @@ def test_overrides_parse_each_type():
     ],
 )
 def test_bad_overrides_name_the_problem(override, fragment):
+    # Values are checked by apply_overrides, registered names by their registries (check_names).
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
-        apply_overrides(get_preset("ci"), [override])
+        check_names(apply_overrides(get_preset("ci"), [override]))
 
 
 def test_unknown_preset_lists_the_known_ones():

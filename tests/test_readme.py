@@ -154,8 +154,8 @@ def test_exercised_commands_are_in_the_readme_and_their_tests_exist():
 
 def test_each_section_has_commands_and_every_cluster_command_parses():
     """Commands that cannot run here still parse and resolve (no typo in options or --set keys)."""
-    from headsynth.pipeline.cli import build_parser
-    from headsynth.pipeline.run_command import resolve_config
+    from headsynth.cli.arguments import resolve_config
+    from headsynth.cli.main import build_parser
 
     parser = build_parser()
     for title in SECTIONS:

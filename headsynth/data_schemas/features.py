@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from headsynth.components.rendering.scenarios import FACTOR_NAMES
-
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.pbtxt"
 
 IMAGE = "image"
@@ -28,6 +26,33 @@ OPTIONAL = (MASK, DEPTH, LANDMARKS, EXPRESSION)
 SCENARIO = "scenario"
 SEED = "seed"
 INDEX = "index"
+# The scene factors every example stores (the scenarios sample exactly these).
+FACTOR_NAMES = (
+    "yaw_deg",
+    "pitch_deg",
+    "roll_deg",
+    "focal_mm",
+    "distance_mm",
+    "shift_x",
+    "shift_y",
+    "light_azimuth_deg",
+    "light_elevation_deg",
+    "light_intensity",
+    "light_r",
+    "light_g",
+    "light_b",
+    "ambient",
+    "background",
+    "bg_scale",
+    "bg_x",
+    "bg_y",
+    "bg_pick",
+    "scalp_hair",
+    "facial_hair",
+    "hair_tone",
+    "sh_strength",
+    "expression_scale",
+)
 FACTORS = FACTOR_NAMES
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from headsynth.errors import DataError
+from headsynth.core.errors import DataError
 
 FIX = (
     "Render the examples again: delete the run folder's RenderExamples output, or rerun with "

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from headsynth.components.face_model.morphable_model import MorphableModel
+from headsynth.morphable.model import MorphableModel
 
 
 class MorphableMeshDecoder(keras.layers.Layer):

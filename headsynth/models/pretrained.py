@@ -16,11 +16,13 @@ Sources (`TrainingConfig.stem_weights`):
 from __future__ import annotations
 
 import os
+import tempfile
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from headsynth.errors import HeadsynthError
+from headsynth.core.errors import HeadsynthError
 from headsynth.models.backbones import BackbonePreset, ResNetBackbone, get_preset
 
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".npz")
@@ -131,10 +133,6 @@ def _local_copy(path: str) -> str:
     """A local path for `path`; files on gs:// and other TF filesystems are copied (h5py reads local files)."""
     if "://" not in path:
         return path
-    import tempfile
-
-    import tensorflow as tf
-
     if not tf.io.gfile.exists(path):
         return path
     suffix = next(s for s in WEIGHT_FILE_SUFFIXES + ("",) if path.endswith(s))
@@ -153,7 +151,7 @@ def load_keras_weights_file(backbone: keras.Model, path: str) -> None:
     Raises:
         PretrainedWeightsError: if the file's weight shapes differ from the backbone's.
     """
-    import h5py
+    import h5py  # heavy optional dependency: only weight files need it
 
     shapes = []
     with h5py.File(path, "r") as f:
@@ -179,7 +177,7 @@ def load_legacy_h5_by_name(backbone: keras.Model, path: str) -> None:
     Raises:
         PretrainedWeightsError: if the file lacks weights for some layers.
     """
-    import h5py
+    import h5py  # heavy optional dependency: only weight files need it
 
     with h5py.File(path, "r") as f:
         group = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f

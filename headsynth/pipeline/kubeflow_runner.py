@@ -7,9 +7,9 @@ executors), so no module file is staged. The pipeline root and the Beam
 arguments come from the configuration (`pipeline.pipeline_root`,
 `rendering.beam_args`).
 
-Files of this package named by absolute path in the pipeline (the schema of
-ImportSchemaGen) are rewritten to their place in the image; any other file on
-this machine named by the pipeline is refused, since the pods cannot read it.
+The schema ImportSchemaGen reads is named by its place in the image; any
+other file on this machine named by the pipeline is refused, since the pods
+cannot read it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import tempfile
 from typing import Any
 
 from headsynth.config import HeadsynthConfig
-from headsynth.errors import ConfigError
-from headsynth.pipeline.pipeline import RunPaths
+from headsynth.core.errors import ConfigError
+from headsynth.data_schemas.features import SCHEMA_FILE
+from headsynth.pipeline.pipeline import RunPaths, create_pipeline
 
 # The Dockerfile copies the checkout here (WORKDIR) and installs it in editable mode.
 IMAGE_SOURCE_DIR = "/headsynth"
@@ -79,55 +80,57 @@ def _looks_like_local_file(value: str) -> bool:
     return "://" not in value and (os.sep in value or "." in value) and os.path.exists(value)
 
 
-def _relocate(value: Any, where: str) -> Any:
-    """Rewrites this package's files to their image paths; refuses other local files (recursively)."""
+def _local_files(value: Any, where: str):
+    """(where, value) for every string in `value` (JSON strings, dicts and lists searched too) naming a local file."""
     if isinstance(value, str):
         stripped = value.strip()
         if stripped[:1] in "{[":
             try:
-                decoded = json.loads(stripped)
+                yield from _local_files(json.loads(stripped), where)
+                return
             except ValueError:
-                decoded = None
-            if isinstance(decoded, dict | list):
-                relocated = _relocate(decoded, where)
-                return value if relocated == decoded else json.dumps(relocated, sort_keys=True)
-        if not _looks_like_local_file(value):
-            return value
-        in_image = _image_path(value)
-        if in_image is None:
-            raise ConfigError(
-                f"{where} names {value!r}, a file on this machine that the pipeline's pods cannot read.",
-                "Copy it into the image (Dockerfile) or onto a volume the pods mount, and name that path.",
-            )
-        return in_image
-    if isinstance(value, dict):
-        return {key: _relocate(item, f"{where}.{key}") for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_relocate(item, where) for item in value)
-    return value
+                pass
+        if _looks_like_local_file(value) and not value.startswith(IMAGE_SOURCE_DIR + "/"):
+            yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _local_files(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _local_files(item, where)
 
 
-def relocate_local_files(pipeline) -> None:
-    """Points every execution property that names a file of this package at the image's copy."""
+def refuse_local_files(pipeline) -> None:
+    """Raises ConfigError for an execution property naming a file only this machine has.
+
+    Raises:
+        ConfigError: naming the property and the file.
+    """
     for component in pipeline.components:
-        properties = component.exec_properties
-        for key in list(properties):
-            properties[key] = _relocate(properties[key], f"{component.id}.{key}")
+        for key, value in component.exec_properties.items():
+            for where, path in _local_files(value, f"{component.id}.{key}"):
+                raise ConfigError(
+                    f"{where} names {path!r}, a file on this machine that the pipeline's pods cannot read.",
+                    "Copy it into the image (Dockerfile) or onto a volume the pods mount, and name that path.",
+                )
 
 
 def build_kubeflow_pipeline(config: HeadsynthConfig):
     """The TFX pipeline for a Kubeflow run of `config` (paths as the pods see them)."""
-    from headsynth.pipeline.pipeline import create_pipeline
-
     if not re.fullmatch(PIPELINE_NAME_PATTERN, config.pipeline.name):
         raise ConfigError(
             f"Kubeflow needs a pipeline name of lower-case letters, digits and '-'. "
             f"Received: pipeline.name={config.pipeline.name!r}.",
             "Set e.g. --set pipeline.name=headsynth.",
         )
-    pipeline = create_pipeline(config, kubeflow_paths(config))
-    pipeline.metadata_connection_config = None  # Kubeflow provides ML Metadata
-    relocate_local_files(pipeline)
+    # Kubeflow provides ML Metadata; the schema is read from the image's copy of this package.
+    pipeline = create_pipeline(
+        config,
+        kubeflow_paths(config),
+        metadata_connection_config=None,
+        schema_file=_image_path(str(SCHEMA_FILE)),
+    )
+    refuse_local_files(pipeline)
     return pipeline
 
 

@@ -7,8 +7,14 @@ import os
 import time
 from dataclasses import dataclass, field
 
+import tensorflow as tf
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.orchestration import metadata
+
 from headsynth.config import HeadsynthConfig
-from headsynth.io_utils import read_json
+from headsynth.core.io_utils import read_json, write_text_atomic
 from headsynth.pipeline.pipeline import RunPaths, create_pipeline
 
 
@@ -51,32 +57,42 @@ class RunSummary:
 
 def run_local(config: HeadsynthConfig, output_dir: str) -> RunSummary:
     """Runs the whole pipeline locally; returns its summary (also written to `summary.json`)."""
-    from tfx import v1 as tfx
-
     paths = RunPaths.under(output_dir, config.pipeline.model_name)
     os.makedirs(paths.root, exist_ok=True)
     with open(os.path.join(paths.root, "config.json"), "w") as f:
         f.write(config.to_json())
     started = time.monotonic()
     run_started_ms = int(time.time() * 1000)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, paths))
+    metadata_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, paths, metadata_config))
     summary = summarize_run(config, paths, time.monotonic() - started, run_started_ms)
-    from headsynth.io_utils import write_text_atomic
-
     write_text_atomic(os.path.join(paths.root, "summary.json"), json.dumps(summary.__dict__, indent=2))
     return summary
 
 
 def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, since_ms: int) -> RunSummary:
     """Reads the latest run's executions and artifacts back from ML Metadata."""
-    import tensorflow as tf
-    from ml_metadata import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-    from tfx.orchestration import metadata
-
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(paths.metadata))
     summary = RunSummary(preset=config.preset, seconds=seconds)
-    latest: dict[str, metadata_store_pb2.Execution] = {}
+    latest = latest_executions(store, since_ms)
+    for node, execution in sorted(latest.items()):
+        if execution.last_known_state == metadata_store_pb2.Execution.CACHED:
+            summary.cached_components.append(node)
+        else:
+            summary.executed_components.append(node)
+    for node, execution in latest.items():
+        if node in OUTPUT_READERS:
+            OUTPUT_READERS[node](summary, outputs_of(store, execution))
+    summary.paths["metadata"] = paths.metadata
+    summary.paths["artifacts"] = paths.pipeline_root
+    return summary
+
+
+def latest_executions(
+    store: metadata_store.MetadataStore, since_ms: int
+) -> dict[str, metadata_store_pb2.Execution]:
+    """Node id -> its newest execution created since `since_ms` (this run's)."""
+    latest = {}
     for execution in store.get_executions():
         if execution.create_time_since_epoch < since_ms:
             continue
@@ -87,49 +103,62 @@ def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, sinc
         )
         node = node or store.get_execution_types_by_id([execution.type_id])[0].name.split(".")[-1]
         latest[node] = execution
-    for node, execution in sorted(latest.items()):
-        if execution.last_known_state == metadata_store_pb2.Execution.CACHED:
-            summary.cached_components.append(node)
-        else:
-            summary.executed_components.append(node)
+    return latest
 
-    def outputs_of(execution) -> dict[str, list]:
-        events = store.get_events_by_execution_ids([execution.id])
-        found: dict[str, list] = {}
-        for event in events:
-            if event.type != metadata_store_pb2.Event.OUTPUT:
-                continue
-            key = event.path.steps[0].key if event.path.steps else ""
-            found.setdefault(key, []).extend(store.get_artifacts_by_id([event.artifact_id]))
-        return found
 
-    for node, execution in latest.items():
-        outputs = outputs_of(execution)
-        if node == "RenderExamples" and outputs.get("examples"):
-            examples = outputs["examples"][0]
-            render = read_json(os.path.join(examples.uri, "render.json"))
-            summary.examples = render["counts"]
-            for scenario, sheet in render["contact_sheets"].items():
-                summary.paths[f"contact sheet ({scenario})"] = sheet
-        if node == "Trainer" and outputs.get("model_run"):
-            run_dir = outputs["model_run"][0].uri
-            result_path = os.path.join(run_dir, "training_result.json")
-            if tf.io.gfile.exists(result_path):
-                summary.train_steps = read_json(result_path)["train_steps"]
-            summary.paths["tensorboard logs"] = run_dir
-        if node == "Evaluate" and outputs.get("evaluation"):
-            uri = outputs["evaluation"][0].uri
-            metrics = read_json(os.path.join(uri, "metrics.json"))
-            summary.net_error = metrics["net"]["mean"]
-            summary.naive_error = metrics["naive"]["mean"]
-            summary.blessed = bool(metrics["beats_naive"])
-            summary.paths["evaluation"] = uri
-            if tf.io.gfile.exists(os.path.join(uri, "report.html")):
-                summary.paths["report"] = os.path.join(uri, "report.html")
-        if node == "Pusher" and outputs.get("pushed_model"):
-            pushed = outputs["pushed_model"][0]
-            if pushed.custom_properties.get("pushed") and pushed.custom_properties["pushed"].int_value:
-                summary.paths["serving model"] = pushed.custom_properties["pushed_destination"].string_value
-    summary.paths["metadata"] = paths.metadata
-    summary.paths["artifacts"] = paths.pipeline_root
-    return summary
+def outputs_of(
+    store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution
+) -> dict[str, list]:
+    """Output key -> the artifacts an execution wrote."""
+    found: dict[str, list] = {}
+    for event in store.get_events_by_execution_ids([execution.id]):
+        if event.type != metadata_store_pb2.Event.OUTPUT:
+            continue
+        key = event.path.steps[0].key if event.path.steps else ""
+        found.setdefault(key, []).extend(store.get_artifacts_by_id([event.artifact_id]))
+    return found
+
+
+def _read_render(summary: RunSummary, outputs: dict[str, list]) -> None:
+    if outputs.get("examples"):
+        render = read_json(os.path.join(outputs["examples"][0].uri, "render.json"))
+        summary.examples = render["counts"]
+        for scenario, sheet in render["contact_sheets"].items():
+            summary.paths[f"contact sheet ({scenario})"] = sheet
+
+
+def _read_trainer(summary: RunSummary, outputs: dict[str, list]) -> None:
+    if outputs.get("model_run"):
+        run_dir = outputs["model_run"][0].uri
+        result_path = os.path.join(run_dir, "training_result.json")
+        if tf.io.gfile.exists(result_path):
+            summary.train_steps = read_json(result_path)["train_steps"]
+        summary.paths["tensorboard logs"] = run_dir
+
+
+def _read_evaluate(summary: RunSummary, outputs: dict[str, list]) -> None:
+    if outputs.get("evaluation"):
+        uri = outputs["evaluation"][0].uri
+        metrics = read_json(os.path.join(uri, "metrics.json"))
+        summary.net_error = metrics["net"]["mean"]
+        summary.naive_error = metrics["naive"]["mean"]
+        summary.blessed = bool(metrics["beats_naive"])
+        summary.paths["evaluation"] = uri
+        if tf.io.gfile.exists(os.path.join(uri, "report.html")):
+            summary.paths["report"] = os.path.join(uri, "report.html")
+
+
+def _read_pusher(summary: RunSummary, outputs: dict[str, list]) -> None:
+    if outputs.get("pushed_model"):
+        pushed = outputs["pushed_model"][0]
+        if pushed.custom_properties.get("pushed") and pushed.custom_properties["pushed"].int_value:
+            summary.paths["serving model"] = pushed.custom_properties["pushed_destination"].string_value
+
+
+# What the run table takes from each step's outputs.
+OUTPUT_READERS = {
+    "RenderExamples": _read_render,
+    "Trainer": _read_trainer,
+    "Evaluate": _read_evaluate,
+    "Pusher": _read_pusher,
+}

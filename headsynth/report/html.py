@@ -109,7 +109,7 @@ class HtmlReport:
 
     def write(self, path: str | os.PathLike) -> str:
         """Writes the page atomically; returns its absolute path."""
-        from headsynth.io_utils import write_text_atomic
+        from headsynth.core.io_utils import write_text_atomic
 
         write_text_atomic(path, self.render())
         return os.path.abspath(os.fspath(path))

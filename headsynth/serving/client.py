@@ -15,7 +15,7 @@ The transports are pluggable: `RestTransport(post=...)` takes the function that
 sends a JSON body (urllib by default) and `GrpcTransport(stub=...)` the object
 with `Predict(request, timeout)` (a `PredictionServiceStub` over a channel by
 default), so tests run the very requests built here against the SavedModel
-in-process (`serving/inprocess.py`).
+in-process (`tests/serving/inprocess.py`, a test double).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from headsynth.errors import HeadsynthError
+from headsynth.core.errors import HeadsynthError
 
 IMAGES_INPUT = "images"
 DEFAULT_SIGNATURE = "serving_default"
@@ -367,7 +367,7 @@ def predict_photos(
 
 def face_model_for(source: str, reconstruction: Reconstruction):
     """The morphable model q belongs to: `source` truncated to the widths the server answered."""
-    from headsynth.components.face_model.morphable_model import load_model
+    from headsynth.morphable.loading import load_model
 
     shape = reconstruction.outputs.get("shape_parameters")
     texture = reconstruction.outputs.get("texture_parameters")

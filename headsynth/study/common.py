@@ -7,10 +7,32 @@ import json
 import os
 import time
 
-from headsynth.io_utils import write_text_atomic
-from headsynth.progress import report
+from headsynth.components.identity.embedding import check_backend
+from headsynth.components.rendering.rasterizer import require_rasterizer
+from headsynth.components.training.fit import train_regressor
+from headsynth.components.training.settings import TrainSettings
+from headsynth.config import HeadsynthConfig
+from headsynth.core.io_utils import write_text_atomic
+from headsynth.core.progress import report
+from headsynth.morphable.model import MorphableModel
 
 STAMP = "stamp.json"
+
+
+def start_study(config: HeadsynthConfig, out_dir: str) -> str:
+    """Checks what a study needs before any work, then writes its config.json; returns the absolute folder.
+
+    Raises:
+        IdentityBackendUnavailable: if the identity backend cannot run.
+        RasterizerUnavailable: if the renderer's ops are not built.
+    """
+    if config.evaluation.identity_backend != "none":
+        check_backend(config.evaluation.identity_backend)
+    require_rasterizer()
+    out_dir = os.path.abspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    write_text_atomic(os.path.join(out_dir, "config.json"), config.to_json())
+    return out_dir
 
 
 def stamp_matches(folder: str, stamp: dict, required: list[str]) -> bool:
@@ -28,8 +50,21 @@ def write_stamp(folder: str, stamp: dict) -> None:
     write_text_atomic(os.path.join(folder, STAMP), json.dumps(stamp, indent=2, sort_keys=True, default=str))
 
 
+def training_stamp(settings: TrainSettings) -> dict:
+    """The settings as one flat dict: the training section's fields, `image_size` and `scale`."""
+    return {
+        **dataclasses.asdict(settings.training),
+        "image_size": settings.image_size,
+        "scale": settings.scale,
+    }
+
+
 def train_study_networks(
-    settings, model, out_dir: str, data: dict[str, tuple[str, str]], required: list[str]
+    settings: TrainSettings,
+    model: MorphableModel,
+    out_dir: str,
+    data: dict[str, tuple[str, str]],
+    required: list[str],
 ) -> tuple[dict, dict]:
     """Trains one network per training set with the same settings, reusing any already trained on the same data.
 
@@ -43,13 +78,11 @@ def train_study_networks(
     Returns:
         (name -> training result, name -> seconds it took, recorded when it was trained).
     """
-    from headsynth.components.training.trainer import train_regressor
-
     results, seconds = {}, {}
     for name, (data_dir, validation) in data.items():
         folder = os.path.join(out_dir, "nets", name)
         with open(os.path.join(data_dir, STAMP)) as f:
-            stamp = {"data": json.load(f), "training": dataclasses.asdict(settings)}
+            stamp = {"data": json.load(f), "training": training_stamp(settings)}
         result_path = os.path.join(folder, "logs", "training_result.json")
         if stamp_matches(folder, stamp, required):
             report("study", f"reusing the network trained on {name!r}")
@@ -57,7 +90,10 @@ def train_study_networks(
                 results[name] = json.load(f)
             seconds[name] = results[name].get("study_seconds", 0.0)
             continue
-        report("study", f"training on {name!r}: {settings.train_steps} steps of {settings.backbone}")
+        report(
+            "study",
+            f"training on {name!r}: {settings.training.train_steps} steps of {settings.training.backbone}",
+        )
         started = time.monotonic()
         result = train_regressor(
             os.path.join(data_dir, "Split-train", "*"),

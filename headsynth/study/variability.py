@@ -29,54 +29,46 @@ same configuration reuses finished stages (an interrupted study resumes).
 from __future__ import annotations
 
 import dataclasses
-import json
+import hashlib
 import os
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from headsynth import wiring
+from headsynth.components.rendering.render_job import RenderJob, run_render_job
+from headsynth.components.sampling.samplers import sample_parameters
+from headsynth.components.training.settings import TrainSettings
 from headsynth.config import HeadsynthConfig
-from headsynth.io_utils import write_text_atomic
-from headsynth.progress import report as progress
-from headsynth.report.html import format_ci
-from headsynth.report.values import json_ready
-from headsynth.study.common import stamp_matches, train_study_networks, write_stamp
+from headsynth.core.progress import report as progress
+from headsynth.data_schemas.parameter_store import save_split_parameters
+from headsynth.morphable.loading import load_model
+from headsynth.morphable.model import MorphableModel, load_npz
+from headsynth.study.common import stamp_matches, start_study, train_study_networks, write_stamp
+from headsynth.study.variability_evaluation import evaluate_study
+from headsynth.study.variability_report import write_study_report
+from headsynth.study.variability_result import StudyResult, study_scenarios, write_study_json
+
+# What a trained network's folder holds once it is finished.
+NETWORK_FILES = ["serving/saved_model.pb", "logs/regressor.keras", "logs/training_result.json"]
 
 
-@dataclass
-class StudyResult:
-    """What a study produced (the same as study.json, plus paths)."""
-
-    out_dir: str
-    scenarios: list[str]
-    matrix: dict[str, dict[str, dict]]
-    naive: dict[str, dict]
-    identity: dict | None
-    seconds: dict[str, float]
-    report: str
-    figures: dict[str, str] = field(default_factory=dict)
-
-    def table(self) -> str:
-        """The matrix of mean errors with 95% CIs as aligned text."""
-        rows = [["train \\ test", *self.scenarios]]
-        for name in [*self.scenarios, "naive"]:
-            cells = self.naive if name == "naive" else self.matrix[name]
-            rows.append([name, *(_cell(cells[test]) for test in self.scenarios)])
-        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-        return "\n".join(
-            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows
-        )
+def scenario_render_job(
+    config: HeadsynthConfig, model_path: str, parameters_path: str, output_dir: str, scenario: str
+) -> RenderJob:
+    """The job rendering one scenario's data: the configured job with both splits in `scenario`."""
+    return wiring.render_job(
+        config, model_path, parameters_path, output_dir, scenario=scenario, eval_scenario=scenario
+    )
 
 
-def _cell(summary: dict) -> str:
-    return format_ci(summary)
+def study_train_settings(config: HeadsynthConfig) -> TrainSettings:
+    """The settings every network of the study is trained with: the configured ones."""
+    return wiring.train_settings(config)
 
 
-def model_fingerprint(model) -> str:
+def model_fingerprint(model: MorphableModel) -> str:
     """sha256 over a morphable model's arrays (what rendering depends on)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for array in (
         model.shape.mean,
@@ -94,103 +86,83 @@ def model_fingerprint(model) -> str:
     return digest.hexdigest()
 
 
-def study_scenarios(config: HeadsynthConfig) -> tuple[list[str], str]:
-    """(the study's scenarios, its focus scenario: the configured one if studied, else the last)."""
-    scenarios = list(config.evaluation.study_scenarios)
-    focus = config.evaluation.focus_scenario
-    return scenarios, focus if focus in scenarios else scenarios[-1]
-
-
-def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[object, dict[str, str], float]:
+def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[MorphableModel, dict[str, str], float]:
     """Samples the parameters once and renders each scenario's train and test split once.
 
     Returns:
         (the face model, scenario -> examples folder, seconds spent rendering).
     """
-    from headsynth.components.face_model.morphable_model import load_model, load_npz
-    from headsynth.components.rendering.render_job import RenderJob, run_render_job
-    from headsynth.components.sampling.parameter_store import save_split_parameters
-    from headsynth.components.sampling.samplers import sample_parameters
-
     started = time.monotonic()
     scenarios, _ = study_scenarios(config)
-    model = load_model(
-        config.face_model.source, config.face_model.shape_components, config.face_model.texture_components
-    )
+    base_stamp = sample_study_parameters(config, out_dir)
     model_path = os.path.join(out_dir, "face_model.npz")
     parameters_path = os.path.join(out_dir, "parameters.npz")
-    num_test = config.evaluation.study_num_test or config.sampling.num_eval
-    sampling = config.sampling
-    base_stamp = {
-        "face_model": dataclasses.asdict(config.face_model),
+    data_dirs = {}
+    for scenario in scenarios:
+        data_dirs[scenario] = os.path.join(out_dir, "data", scenario)
+        job = scenario_render_job(config, model_path, parameters_path, data_dirs[scenario], scenario)
+        stamp = {**base_stamp, "scenario": scenario, "rendering": dataclasses.asdict(config.rendering)}
+        stamp["rendering"].pop("beam_args", None)
+        if stamp_matches(job.output_dir, stamp, ["render.json"]):
+            progress("study", f"reusing the rendered {scenario!r} data")
+            continue
+        progress(
+            "study",
+            f"rendering {config.sampling.num_train} train + {base_stamp['num_test']} test examples of {scenario!r}",
+        )
+        run_render_job(job, beam_args=list(config.rendering.beam_args))
+        write_stamp(job.output_dir, stamp)
+    model = load_npz(model_path)  # what the data was rendered with, exactly
+    return model, data_dirs, time.monotonic() - started
+
+
+def sample_study_parameters(config: HeadsynthConfig, out_dir: str) -> dict:
+    """Writes `face_model.npz` and the q of both splits to `parameters.npz`, unless already there.
+
+    Returns:
+        The stamp of what they were made from (every scenario's data stamp includes it).
+    """
+    face_model, sampling = config.face_model, config.sampling
+    model = load_model(face_model.source, face_model.shape_components, face_model.texture_components)
+    num_test = config.evaluation.study_num_test or sampling.num_eval
+    stamp = {
+        "face_model": dataclasses.asdict(face_model),
         "face_model_sha256": model_fingerprint(model),  # a changed model file invalidates every stage
         "sampling": dataclasses.asdict(sampling),
         "num_test": num_test,
         "num_parameters": model.num_parameters,
     }
-    if not stamp_matches(out_dir, base_stamp, ["face_model.npz", "parameters.npz"]):
-        model.save_npz(model_path)
-        width = model.num_parameters
-        save_split_parameters(
-            parameters_path,
-            {
-                "train": sample_parameters(
-                    sampling.sampler, sampling.num_train, width, seed=[sampling.seed, 0]
-                ),
-                "eval": sample_parameters(sampling.sampler, num_test, width, seed=[sampling.seed, 1]),
-            },
-            sampler=sampling.sampler,
-            seed=sampling.seed,
-        )
-        write_stamp(out_dir, base_stamp)
-    model = load_npz(model_path)  # what the data was rendered with, exactly
-    data_dirs = {}
-    for scenario in scenarios:
-        folder = os.path.join(out_dir, "data", scenario)
-        data_dirs[scenario] = folder
-        job = RenderJob(
-            model_path,
-            parameters_path,
-            folder,
-            scenario=scenario,
-            eval_scenario=scenario,
-            image_size=config.rendering.image_size,
-            batch_size=config.rendering.batch_size,
-            num_shards=config.rendering.num_shards,
-            seed=sampling.seed,
-            scale=sampling.scale,
-            image_format=config.rendering.image_format,
-        )
-        stamp = {**base_stamp, "scenario": scenario, "rendering": dataclasses.asdict(config.rendering)}
-        stamp["rendering"].pop("beam_args", None)
-        if stamp_matches(folder, stamp, ["render.json"]):
-            progress("study", f"reusing the rendered {scenario!r} data")
-            continue
-        progress("study", f"rendering {sampling.num_train} train + {num_test} test examples of {scenario!r}")
-        run_render_job(job, beam_args=list(config.rendering.beam_args))
-        write_stamp(folder, stamp)
-    return model, data_dirs, time.monotonic() - started
+    if stamp_matches(out_dir, stamp, ["face_model.npz", "parameters.npz"]):
+        return stamp
+    model.save_npz(os.path.join(out_dir, "face_model.npz"))
+    width = model.num_parameters
+    save_split_parameters(
+        os.path.join(out_dir, "parameters.npz"),
+        {
+            "train": sample_parameters(sampling.sampler, sampling.num_train, width, seed=[sampling.seed, 0]),
+            "eval": sample_parameters(sampling.sampler, num_test, width, seed=[sampling.seed, 1]),
+        },
+        sampler=sampling.sampler,
+        seed=sampling.seed,
+    )
+    write_stamp(out_dir, stamp)
+    return stamp
 
 
 def train_networks(
-    config: HeadsynthConfig, out_dir: str, model, data_dirs: dict[str, str]
+    config: HeadsynthConfig, out_dir: str, model: MorphableModel, data_dirs: dict[str, str]
 ) -> tuple[dict, dict]:
     """Trains one network per scenario on its training split (validation: its own test split).
 
     Returns:
         (scenario -> training result dict, scenario -> seconds).
     """
-    from headsynth.components.training.trainer import TrainSettings
-
-    settings = TrainSettings.from_dict(
-        {**dataclasses.asdict(config.training), "image_size": config.rendering.image_size}
-    )
     return train_study_networks(
-        settings,
+        study_train_settings(config),
         model,
         out_dir,
         {name: (data_dir, os.path.join(data_dir, "Split-eval", "*")) for name, data_dir in data_dirs.items()},
-        required=["serving/saved_model.pb", "logs/regressor.keras", "logs/training_result.json"],
+        required=NETWORK_FILES,
     )
 
 
@@ -200,20 +172,12 @@ def run_variability_study(config: HeadsynthConfig, out_dir: str) -> StudyResult:
     Raises:
         IdentityBackendUnavailable: before any work, if the identity backend cannot run.
     """
-    from headsynth.components.identity.embedding import check_backend
-    from headsynth.components.rendering.rasterizer import require_rasterizer
-
-    if config.evaluation.identity_backend != "none":
-        check_backend(config.evaluation.identity_backend)
-    require_rasterizer()
-    out_dir = os.path.abspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    write_text_atomic(os.path.join(out_dir, "config.json"), config.to_json())
+    out_dir = start_study(config, out_dir)
     started = time.monotonic()
     model, data_dirs, render_seconds = prepare_data(config, out_dir)
     training, train_seconds = train_networks(config, out_dir, model, data_dirs)
     eval_started = time.monotonic()
-    result = evaluate_study(config, out_dir, model, data_dirs, training)
+    result = evaluate_study(config, out_dir, model, data_dirs)
     result.seconds.update(
         {
             "rendering": render_seconds,
@@ -223,171 +187,6 @@ def run_variability_study(config: HeadsynthConfig, out_dir: str) -> StudyResult:
         }
     )
     result.seconds["total"] = time.monotonic() - started
-    from headsynth.study.study_report import write_study_report
-
     write_study_json(result, config, training)
     result.report = write_study_report(result, config, training, data_dirs)
     return result
-
-
-def write_study_json(result: StudyResult, config: HeadsynthConfig, training: dict) -> None:
-    payload = {
-        "preset": config.preset,
-        "scenarios": result.scenarios,
-        "matrix": result.matrix,
-        "naive": result.naive,
-        "identity": result.identity,
-        "training": training,
-        "seconds": result.seconds,
-        "figures": {name: os.path.join(result.out_dir, "evaluation", name) for name in result.figures},
-        "report": os.path.join(result.out_dir, "report.html"),
-    }
-    write_text_atomic(os.path.join(result.out_dir, "study.json"), json.dumps(json_ready(payload), indent=2))
-
-
-def evaluate_study(
-    config: HeadsynthConfig, out_dir: str, model, data_dirs: dict[str, str], training: dict
-) -> StudyResult:
-    """Evaluates every network on every test set; writes errors, figures, identity and TensorBoard."""
-    import tensorflow as tf
-
-    from headsynth.components.evaluation.evaluate import (
-        load_example_set,
-        predict_examples,
-        squared_errors,
-        summarize_errors,
-    )
-    from headsynth.components.evaluation.figures import plot_error_violins, plot_error_vs_yaw_panels
-    from headsynth.components.evaluation.saliency import HeadPainter
-
-    scenarios, focus = study_scenarios(config)
-    options = config.evaluation
-    eval_dir = os.path.join(out_dir, "evaluation")
-    os.makedirs(eval_dir, exist_ok=True)
-    test_sets = {s: load_example_set(data_dirs[s], "eval") for s in scenarios}
-    predictions: dict[str, dict[str, np.ndarray]] = {}
-    for net in scenarios:
-        progress("study", f"evaluating the {net!r} network on {len(scenarios)} test sets")
-        loaded = tf.saved_model.load(os.path.join(out_dir, "nets", net, "serving"))
-        predictions[net] = {s: predict_examples("", test_sets[s].records, loaded=loaded) for s in scenarios}
-    errors = {
-        net: {s: squared_errors(test_sets[s].q, predictions[net][s]) for s in scenarios} for net in scenarios
-    }
-    naive_errors = {s: squared_errors(test_sets[s].q, np.zeros_like(test_sets[s].q)) for s in scenarios}
-    matrix = {
-        net: {s: dataclasses.asdict(summarize_errors(errors[net][s])) for s in scenarios} for net in scenarios
-    }
-    naive = {s: dataclasses.asdict(summarize_errors(naive_errors[s])) for s in scenarios}
-    arrays = {f"{net}__on__{s}": errors[net][s] for net in scenarios for s in scenarios}
-    arrays.update({f"naive__on__{s}": naive_errors[s] for s in scenarios})
-    arrays.update({f"yaw__{s}": test_sets[s].yaw for s in scenarios})
-    np.savez(os.path.join(eval_dir, "errors.npz"), **arrays)
-
-    figures = {}
-    panels = {s: {**{net: errors[net][s] for net in scenarios}, "naive": naive_errors[s]} for s in scenarios}
-    plot_error_violins(panels, os.path.join(eval_dir, "error_violins.png"))
-    figures["error_violins.png"] = (
-        "Error per trained network (rows of the matrix) on each test scenario, with the naive predictor "
-        "(q = 0); horizontal lines: median and quartiles (the paper's Fig. 7)."
-    )
-    varying = [s for s in scenarios if np.ptp(test_sets[s].yaw) > 0]
-    if varying:
-        curves = {
-            s: {
-                **{net: (test_sets[s].yaw, errors[net][s]) for net in scenarios},
-                "naive": (test_sets[s].yaw, naive_errors[s]),
-            }
-            for s in varying
-        }
-        plot_error_vs_yaw_panels(
-            curves, os.path.join(eval_dir, "error_vs_yaw.png"), options.moving_average_window
-        )
-        figures["error_vs_yaw.png"] = (
-            "Moving average of the error against the yaw angle, per test scenario with varying yaw "
-            "(the paper's Fig. 8)."
-        )
-    painter = HeadPainter(model, config.sampling.scale)
-    if options.saliency_examples > 0:
-        write_study_saliency(
-            out_dir, scenarios, test_sets[focus], predictions, focus, painter, options.saliency_examples
-        )
-        figures["saliency.png"] = (
-            f"Test examples of scenario {focus}: input, saliency (|gradient| of the first parameter w.r.t. the "
-            "input), the prediction and the truth rendered in scenario none; one row per network (the paper's Fig. 9)."
-        )
-    identity = None
-    if options.identity_backend != "none" and options.identity_examples > 0:
-        from headsynth.components.evaluation.identity_eval import identity_evaluation
-
-        progress(
-            "study",
-            f"identity scores ({options.identity_backend}) on {options.identity_examples} {focus!r} examples",
-        )
-        compared = {net: predictions[net][focus] for net in scenarios}
-        compared["naive"] = np.zeros_like(test_sets[focus].q)
-        identity = identity_evaluation(test_sets[focus], compared, painter, options, eval_dir)
-        identity["test_scenario"] = focus
-        figures.update(identity["figures"])
-    result = StudyResult(out_dir, scenarios, matrix, naive, identity, {}, "", figures)
-    write_study_tensorboard(result)
-    return result
-
-
-def write_study_saliency(out_dir, scenarios, examples, predictions, focus, painter, count) -> None:
-    """Fig. 9: for each chosen test example, one row per network."""
-    from headsynth.components.evaluation.evaluate import pick_examples
-    from headsynth.components.evaluation.figures import SaliencyRow, plot_saliency
-    from headsynth.components.evaluation.saliency import decode_images, load_keras_regressor, saliency_maps
-
-    chosen = pick_examples(count, len(examples.q))
-    view = 96  # side of the scenario-none renders of prediction and truth
-    truths = painter.render(examples.q[chosen], view)
-    rows = []
-    per_net = {}
-    for net in scenarios:
-        keras_model = load_keras_regressor(os.path.join(out_dir, "nets", net, "logs", "regressor.keras"))
-        size = int(keras_model.input_shape[1])
-        images = decode_images([examples.images[i] for i in chosen], size)
-        saliency, _ = saliency_maps(keras_model, images)
-        per_net[net] = (images, saliency, painter.render(predictions[net][focus][chosen], view))
-    per_line = 2 if len(chosen) > 1 else 1  # two examples side by side, one line per network
-    for start in range(0, len(chosen), per_line):
-        for net in scenarios:
-            images, saliency, renders = per_net[net]
-            for r in range(start, start + per_line):
-                if r >= len(chosen):
-                    rows.append(None)
-                    continue
-                label = f"net {net}\nexample {examples.index[chosen[r]]}"
-                rows.append(SaliencyRow(label, images[r], saliency[r], renders[r], truths[r]))
-    plot_saliency(rows, os.path.join(out_dir, "evaluation", "saliency.png"), per_line)
-
-
-def write_study_tensorboard(result: StudyResult) -> None:
-    """The matrix as scalars (one run per network) and text, and the figures as images."""
-    from headsynth.report.tensorboard import write_summaries
-
-    root = os.path.join(result.out_dir, "tensorboard")
-    for net in [*result.scenarios, "naive"]:
-        cells = result.naive if net == "naive" else result.matrix[net]
-        scalars = {f"study/mean_error_on_{test}": cells[test]["mean"] for test in result.scenarios}
-        if result.identity:
-            for row in result.identity["table"]:
-                if row["network"] == net:
-                    scalars["study/identity_score"] = row["score"]["mean"]
-                    scalars["study/identity_corrected_score"] = row["corrected_score"]["mean"]
-        write_summaries(os.path.join(root, f"net_{net}"), scalars)
-    header = "| train \\ test | " + " | ".join(result.scenarios) + " |\n"
-    header += "|---" * (len(result.scenarios) + 1) + "|\n"
-    body = "".join(
-        f"| {net} | "
-        + " | ".join(
-            _cell((result.naive if net == "naive" else result.matrix[net])[t]) for t in result.scenarios
-        )
-        + " |\n"
-        for net in [*result.scenarios, "naive"]
-    )
-    images = {name: os.path.join(result.out_dir, "evaluation", name) for name in result.figures}
-    write_summaries(
-        os.path.join(root, "figures"), images=images, texts={"study/mean_error_matrix": header + body}
-    )

@@ -1,8 +1,9 @@
 import numpy as np
 import tensorflow as tf
 
-from headsynth.components.rendering.scenarios import FACTOR_NAMES, get_scenario
+from headsynth.components.rendering.scenarios import get_scenario
 from headsynth.data_schemas import features
+from headsynth.data_schemas.features import FACTOR_NAMES
 
 
 def _example(m=6):

@@ -4,9 +4,11 @@ import shutil
 
 import pytest
 
-from headsynth.components.rendering.render_job import read_examples
-from headsynth.components.training.trainer import TrainSettings, train_regressor
-from headsynth.errors import DataError
+from headsynth.components.rendering.shard_plan import read_examples
+from headsynth.components.training.fit import train_regressor
+from headsynth.components.training.settings import TrainSettings
+from headsynth.config import TrainingConfig
+from headsynth.core.errors import DataError
 
 
 @pytest.fixture
@@ -29,13 +31,10 @@ def test_reading_a_truncated_shard_names_it(damaged_copy):
 def test_training_on_a_truncated_shard_names_it(tmp_path, damaged_copy, small_model):
     copy, shard = damaged_copy
     settings = TrainSettings(
-        batch_size=8,
-        train_steps=8,
-        eval_steps=1,
-        steps_per_epoch=8,
+        training=TrainingConfig(
+            batch_size=8, train_steps=8, eval_steps=1, steps_per_epoch=8, backbone="tiny_cnn", log_renders=0
+        ),
         image_size=32,
-        backbone="tiny_cnn",
-        log_renders=0,
     )
     with pytest.raises(DataError, match=f"{shard.name} is corrupt or truncated"):
         train_regressor(

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from headsynth.core.errors import ConfigError
 from headsynth.models.backbones import (
     BACKBONES,
     ResNetBackbone,
@@ -123,7 +124,7 @@ def test_small_cnn_validates_hyperparameters():
         SmallConvBackbone(convs_per_stage=0)
     with pytest.raises(ValueError, match="Received: dropout=1.0"):
         SmallConvBackbone(dropout=1.0)
-    with pytest.raises(ValueError, match="Unknown backbone 'resnet51'"):
+    with pytest.raises(ConfigError, match="Unknown backbone 'resnet51'"):
         build_backbone("resnet51", 224)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from test_readme import headsynth_argv, readme_command
 
-from headsynth.pipeline.cli import build_parser, main
+from headsynth.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -59,8 +59,8 @@ def test_render_component_runs_on_worker_processes_from_command_line_args(tmp_pa
     from tfx import v1 as tfx
     from tfx.orchestration.pipeline import RunOptions
 
+    from headsynth.cli.arguments import resolve_config
     from headsynth.pipeline.pipeline import RunPaths, create_pipeline
-    from headsynth.pipeline.run_command import resolve_config
 
     command = readme_command(".venv/bin/headsynth run --preset ci --out runs/ci-multiprocess")
     argv = headsynth_argv(command)
@@ -79,7 +79,9 @@ def test_render_component_runs_on_worker_processes_from_command_line_args(tmp_pa
     config = resolve_config(args)
     assert config.rendering.beam_args[-2:] == tuple(args.beam_args)
 
-    pipeline = create_pipeline(config, RunPaths.under(args.out, config.pipeline.model_name))
+    paths = RunPaths.under(args.out, config.pipeline.model_name)
+    metadata_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata)
+    pipeline = create_pipeline(config, paths, metadata_config)
     assert pipeline.beam_pipeline_args == list(config.rendering.beam_args)
     # The pipeline as `headsynth run` builds it, run up to the render step.
     up_to_render = RunOptions(to_nodes=["RenderExamples"])

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from headsynth.pipeline.cli import main
+from headsynth.cli.main import main
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_missing_rasterizer_op_names_the_fix(tmp_path):
         def refuse(path):
             raise tf.errors.NotFoundError(None, None, path + ": cannot open shared object file")
         tf.load_op_library = refuse
-        from headsynth.pipeline.cli import main
+        from headsynth.cli.main import main
         sys.exit(main(["run", "--preset", "ci", "--out", {str(out)!r}]))
         """
     )
@@ -57,8 +57,8 @@ def test_show_config_prints_resolved_values(capsys):
 
 
 def test_tensorboard_command_points_at_the_run(tmp_path):
-    from headsynth.errors import ConfigError
-    from headsynth.pipeline.tensorboard_command import tensorboard_argv
+    from headsynth.cli.tensorboard_command import tensorboard_argv
+    from headsynth.core.errors import ConfigError
 
     (tmp_path / "pipeline_root").mkdir()
     argv = tensorboard_argv(str(tmp_path), 6007)

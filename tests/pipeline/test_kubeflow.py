@@ -16,7 +16,7 @@ import yaml
 from conftest import PIPELINE_COMPONENTS
 from test_readme import headsynth_argv, readme_command
 
-from headsynth.pipeline.cli import main
+from headsynth.cli.main import main
 
 IMAGE = "gcr.io/my-project/headsynth:0.1"
 COMPONENTS = PIPELINE_COMPONENTS
@@ -32,8 +32,8 @@ def compile_readme_command(prefix: str, out_path) -> tuple[list[str], dict]:
 
 
 def resolved(argv):
-    from headsynth.pipeline.cli import build_parser
-    from headsynth.pipeline.run_command import resolve_config
+    from headsynth.cli.arguments import resolve_config
+    from headsynth.cli.main import build_parser
 
     return resolve_config(build_parser().parse_args(argv))
 
@@ -216,6 +216,7 @@ def test_the_pipeline_runs_with_artifacts_on_a_non_local_filesystem(tmp_path):
         metadata=str(tmp_path / "metadata.sqlite"),
         serving=f"{root}/serving/{config.pipeline.model_name}",
     )
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, paths))
+    metadata_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, paths, metadata_config))
     assert tf.io.gfile.glob(f"{root}/pipeline_root/Trainer/model/*/Format-Serving/saved_model.pb")
     assert tf.io.gfile.glob(f"{root}/pipeline_root/Evaluate/evaluation/*/metrics.json")

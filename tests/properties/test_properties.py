@@ -7,12 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headsynth.components.face_model.morphable_model import load_npz
-from headsynth.components.rendering.scenarios import FACTOR_NAMES, Factor, scenario_from_dict
-from headsynth.components.sampling.parameter_files import load_parameter_file
+from headsynth.components.rendering.scenarios import Factor, scenario_from_dict
 from headsynth.components.sampling.samplers import SAMPLERS, sample_parameters
 from headsynth.config import apply_overrides, get_preset
-from headsynth.errors import HeadsynthError
+from headsynth.core.errors import HeadsynthError
+from headsynth.data_schemas.features import FACTOR_NAMES
+from headsynth.data_schemas.parameter_files import load_parameter_file
+from headsynth.morphable.model import load_npz
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)

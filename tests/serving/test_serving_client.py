@@ -23,10 +23,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from inprocess import (  # tests/serving/inprocess.py, beside this file
+    InProcessPredictionStub,
+    SavedModelServable,
+    answer_rest,
+    in_process_post,
+    model_versions,
+)
 from test_readme import headsynth_argv, readme_command, section_text
 
-from headsynth.pipeline.cli import build_parser, main
-from headsynth.serving import client_command
+from headsynth.cli import client_command
+from headsynth.cli.main import build_parser, main
 from headsynth.serving.client import (
     GrpcTransport,
     RestTransport,
@@ -35,13 +42,6 @@ from headsynth.serving.client import (
     parse_grpc_response,
     parse_rest_response,
     rest_request_body,
-)
-from headsynth.serving.inprocess import (
-    InProcessPredictionStub,
-    SavedModelServable,
-    answer_rest,
-    in_process_post,
-    model_versions,
 )
 
 ATOL = 1e-5
@@ -72,7 +72,7 @@ def photos(tmp_path_factory, rendered_examples):
     import skimage
     import tensorflow as tf
 
-    from headsynth.components.rendering.render_job import read_examples
+    from headsynth.components.rendering.shard_plan import read_examples
 
     folder = tmp_path_factory.mktemp("photos")
     iio.imwrite(folder / "astronaut.jpg", skimage.data.astronaut())
@@ -154,7 +154,7 @@ def test_grpc_request_is_a_predict_request_and_runs_through_the_signature(servab
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_client_writes_the_mesh_of_each_photo(tmp_path, servable, photos, expected, small_model, transport):
-    from headsynth.components.face_model.morphable_model import load_model
+    from headsynth.morphable.loading import load_model
 
     out = tmp_path / "meshes"
     args = build_parser().parse_args(

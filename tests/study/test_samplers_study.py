@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from headsynth.config import apply_overrides, get_preset
-from headsynth.errors import ConfigError, ParameterError
-from headsynth.study.samplers import plan_study, prepare_realistic, sample_training_sets
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.study.samplers import plan_study
+from headsynth.study.samplers_data import prepare_realistic, sample_training_sets
 
 
 def test_plan_expands_gmm_sizes_and_fits_what_the_samplers_need():
@@ -33,7 +34,7 @@ def test_plan_expands_gmm_sizes_and_fits_what_the_samplers_need():
     no_gan = plan_study(apply_overrides(get_preset("ci"), ["generative.study_samplers=paper_uniform,gmm"]))
     assert no_gan.cgan_variants == () and list(no_gan.entries) == ["paper_uniform", "gmm_1", "gmm_4"]
     with pytest.raises(ConfigError, match="Unknown generative.study_samplers \\['uniform'\\]"):
-        apply_overrides(get_preset("ci"), ["generative.study_samplers=uniform"])
+        plan_study(apply_overrides(get_preset("ci"), ["generative.study_samplers=uniform"]))
 
 
 def test_training_sets_are_in_sigma_units_and_the_test_identities_are_held_out(tmp_path):
@@ -57,7 +58,7 @@ def test_training_sets_are_in_sigma_units_and_the_test_identities_are_held_out(t
 
 
 def test_cli_registers_the_study(capsys):
-    from headsynth.pipeline.cli import main
+    from headsynth.cli.main import main
 
     assert main(["study", "samplers", "--preset", "ci", "--show-config"]) == 0
     assert json.loads(capsys.readouterr().out)["generative"]["study_num_train"] == 64
@@ -67,7 +68,7 @@ def test_cli_registers_the_study(capsys):
 
 def test_miniature_study_writes_its_report(tmp_path):
     """3 networks (paper uniform, GMM 1, CVGAN2) at ci size: every table is filled from the run."""
-    from headsynth.study.samplers import run_sampler_study
+    from headsynth.study.samplers_run import run_sampler_study
 
     config = apply_overrides(
         get_preset("ci"),

@@ -91,9 +91,42 @@ def test_rerun_reuses_rendering_and_training(tiny_study):
     assert {p: p.stat().st_mtime for p in (out / "data").rglob("*.gz")} == shard_times
 
 
+def test_study_renders_over_the_backgrounds_folder(tmp_path, photo_folder, photo_colours):
+    """Scenario angle_bg: every background pixel comes from the folder's photographs."""
+    from headsynth.components.evaluation.evaluate import load_example_set
+    from headsynth.components.rendering.painter import decode_images
+    from headsynth.config import apply_overrides, get_preset
+    from headsynth.study.variability import prepare_data
+
+    config = apply_overrides(
+        get_preset("ci"),
+        [
+            "evaluation.study_scenarios=angle_bg",
+            "sampling.num_train=2",
+            "sampling.num_eval=6",
+            "rendering.num_shards=1",
+            f"rendering.backgrounds={photo_folder}",
+        ],
+    )
+    _, data_dirs, _ = prepare_data(config, str(tmp_path))
+    render = json.loads((tmp_path / "data" / "angle_bg" / "render.json").read_text())
+    assert render["job"]["backgrounds"] == str(photo_folder)
+    images = decode_images(load_example_set(data_dirs["angle_bg"], "eval").images)
+    corners = images[:, [0, 0, -1, -1], [0, -1, 0, -1]].reshape(-1, 3)  # far from the head
+    assert {tuple(int(v) for v in rgb) for rgb in corners} <= set(photo_colours)
+
+
+def test_beam_args_reach_the_study_config(capsys):
+    from headsynth.cli.main import main
+
+    argv = ["study", "variability", "--preset", "ci", "--beam-arg=--direct_num_workers=2", "--show-config"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["rendering"]["beam_args"][-1] == "--direct_num_workers=2"
+
+
 @pytest.mark.slow
 def test_ci_study_command(tmp_path, capsys):
-    from headsynth.pipeline.cli import main
+    from headsynth.cli.main import main
 
     out = tmp_path / "study"
     assert main(["study", "variability", "--preset", "ci", "--out", str(out)]) == 0

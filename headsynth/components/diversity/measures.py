@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from headsynth.errors import ParameterError
+from headsynth.core.errors import ParameterError
 
 DISTORTION_CLUSTERS = (2, 10, 25, 100, 200)
 
@@ -64,6 +64,7 @@ def kmeans_distortions(
     Returns:
         k -> distortion; NaN where k >= the number of vectors.
     """
+    # scikit-learn loads only for this measure: the module stays numpy-only at import.
     from sklearn.cluster import KMeans
 
     x = unit_variance(_subsample(_check(vectors), max_rows, seed))
@@ -94,6 +95,7 @@ def distance_quartiles(vectors, seed: int = 0, max_rows: int = 2000) -> dict[str
     Returns:
         {"cosine": Quartiles, "l2": Quartiles}; zero vectors are left out of the cosine distances.
     """
+    # scipy loads only for this measure: the module stays numpy-only at import.
     from scipy.spatial.distance import pdist
 
     x = _subsample(_check(vectors), max_rows, seed)
@@ -142,6 +144,7 @@ def ks_statistics(vectors, reference) -> KsResult:
     Raises:
         ParameterError: for different widths or unusable arrays.
     """
+    # scipy.stats takes about a second to import; only the KS test needs it.
     from scipy.stats import ks_2samp
 
     sample = _check(vectors, "the sample")

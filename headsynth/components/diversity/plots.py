@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from headsynth.components.diversity.measures import PcaBasis, pca_basis
-from headsynth.components.evaluation.figures import COLORS, _pyplot, save_figure
+from headsynth.report.figures import COLORS, _pyplot, save_figure
 
 
 def _group_colors(groups: np.ndarray) -> dict[str, str]:

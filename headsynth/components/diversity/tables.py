@@ -17,11 +17,18 @@ import numpy as np
 from headsynth.components.diversity.measures import (
     DISTORTION_CLUSTERS,
     DiversitySummary,
+    PcaBasis,
     age_groups,
     diversity_summary,
     pca_basis,
     sex_groups,
 )
+from headsynth.components.diversity.plots import (
+    plot_distortions,
+    plot_pca_concepts,
+    plot_pca_projection,
+)
+from headsynth.core.io_utils import write_text_atomic
 
 CAPTIONS = {
     "ks": (
@@ -138,13 +145,6 @@ def measure_sets(
     Returns:
         {"summaries": name -> DiversitySummary, "figures": path -> caption, "json": path}.
     """
-    from headsynth.components.diversity.plots import (
-        plot_distortions,
-        plot_pca_concepts,
-        plot_pca_projection,
-    )
-    from headsynth.io_utils import write_text_atomic
-
     os.makedirs(out_dir, exist_ok=True)
     labels = labels or {}
     summaries = {
@@ -156,50 +156,8 @@ def measure_sets(
         {name: s.distortions for name, s in summaries.items()}, os.path.join(out_dir, "distortions.png")
     )
     figures[path] = "Distortion against the number of k-means clusters for every set (the thesis's Fig. 6.6)."
-    reference_labels = labels.get(reference_name, {})
     if reference is not None and len(reference) > 5:
-        basis = pca_basis(reference, min(5, np.asarray(reference).shape[1]))
-        if "sex" in reference_labels:
-            path = plot_pca_concepts(
-                reference,
-                sex_groups(reference_labels["sex"]),
-                os.path.join(out_dir, "pca_sex.png"),
-                f"{reference_name}: first principal components by sex",
-                basis=basis,
-                seed=seed,
-            )
-            figures[path] = (
-                f"The first {len(basis.explained)} principal components of the {reference_name} vectors by sex: "
-                "above the diagonal random points, below it the group means, on it histograms "
-                "(the thesis's Fig. 6.8)."
-            )
-        if "age" in reference_labels:
-            path = plot_pca_concepts(
-                reference,
-                age_groups(reference_labels["age"]),
-                os.path.join(out_dir, "pca_age.png"),
-                f"{reference_name}: first principal components by age group",
-                basis=basis,
-                seed=seed,
-            )
-            figures[path] = "The same for 4 age groups (the thesis's Fig. 6.9)."
-        others = {
-            name: (vectors, sex_groups(labels[name]["sex"]) if "sex" in labels.get(name, {}) else None)
-            for name, vectors in sets.items()
-            if name != reference_name
-        }
-        path = plot_pca_projection(
-            reference,
-            sex_groups(reference_labels["sex"]) if "sex" in reference_labels else None,
-            others,
-            os.path.join(out_dir, "pca_projection.png"),
-            reference_name,
-            seed=seed,
-        )
-        figures[path] = (
-            f"The {reference_name} vectors in their first 2 principal components and every other set transformed "
-            "into the same space, by sex where the set has labels (the thesis's Fig. 6.10)."
-        )
+        figures.update(plot_reference_pca(sets, reference, out_dir, labels, reference_name, seed))
     json_path = os.path.join(out_dir, "diversity.json")
     write_text_atomic(
         json_path,
@@ -212,3 +170,76 @@ def measure_sets(
         ),
     )
     return {"summaries": summaries, "figures": figures, "json": json_path}
+
+
+def plot_reference_pca(
+    sets: dict[str, np.ndarray],
+    reference: np.ndarray,
+    out_dir: str,
+    labels: dict[str, dict[str, np.ndarray]],
+    reference_name: str,
+    seed: int,
+) -> dict[str, str]:
+    """The reference's concept figures (by sex, by age) and every set projected into its PCA.
+
+    Returns:
+        figure path -> caption.
+    """
+    reference_labels = labels.get(reference_name, {})
+    basis = pca_basis(reference, min(5, np.asarray(reference).shape[1]))
+    figures = plot_concepts(reference, reference_labels, out_dir, reference_name, basis, seed)
+    others = {
+        name: (vectors, sex_groups(labels[name]["sex"]) if "sex" in labels.get(name, {}) else None)
+        for name, vectors in sets.items()
+        if name != reference_name
+    }
+    path = plot_pca_projection(
+        reference,
+        sex_groups(reference_labels["sex"]) if "sex" in reference_labels else None,
+        others,
+        os.path.join(out_dir, "pca_projection.png"),
+        reference_name,
+        seed=seed,
+    )
+    figures[path] = (
+        f"The {reference_name} vectors in their first 2 principal components and every other set transformed "
+        "into the same space, by sex where the set has labels (the thesis's Fig. 6.10)."
+    )
+    return figures
+
+
+def plot_concepts(
+    reference: np.ndarray,
+    reference_labels: dict[str, np.ndarray],
+    out_dir: str,
+    reference_name: str,
+    basis: PcaBasis,
+    seed: int,
+) -> dict[str, str]:
+    """pca_sex.png and pca_age.png for the labels the reference has; returns figure path -> caption."""
+    figures = {}
+    if "sex" in reference_labels:
+        path = plot_pca_concepts(
+            reference,
+            sex_groups(reference_labels["sex"]),
+            os.path.join(out_dir, "pca_sex.png"),
+            f"{reference_name}: first principal components by sex",
+            basis=basis,
+            seed=seed,
+        )
+        figures[path] = (
+            f"The first {len(basis.explained)} principal components of the {reference_name} vectors by sex: "
+            "above the diagonal random points, below it the group means, on it histograms "
+            "(the thesis's Fig. 6.8)."
+        )
+    if "age" in reference_labels:
+        path = plot_pca_concepts(
+            reference,
+            age_groups(reference_labels["age"]),
+            os.path.join(out_dir, "pca_age.png"),
+            f"{reference_name}: first principal components by age group",
+            basis=basis,
+            seed=seed,
+        )
+        figures[path] = "The same for 4 age groups (the thesis's Fig. 6.9)."
+    return figures

@@ -6,7 +6,7 @@ Wiring (in `pipeline.create_pipeline`):
         model=trainer.outputs["model"],
         examples=render.outputs["examples"],
         model_run=trainer.outputs["model_run"],   # optional: regressor.keras, for the saliency figure
-        **evaluate_parameters(config.evaluation),
+        **wiring.evaluate_parameters(config),
     )
 
 The Evaluation artifact holds `report.html` (its path is also the artifact's
@@ -26,10 +26,11 @@ from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from headsynth.components.evaluation.evaluate import REPORT_FILE, evaluate_model
 from headsynth.config import EvaluationConfig
+from headsynth.core.progress import report
 from headsynth.data_schemas.artifacts import Evaluation
-from headsynth.progress import report
 
-# EvaluationConfig fields the component takes as parameters (the study's fields stay out).
+# EvaluationConfig fields the component takes as parameters (the study's fields stay out);
+# `headsynth.wiring.evaluate_parameters` reads them from the config.
 PARAMETER_FIELDS = (
     "saliency_examples",
     "moving_average_window",
@@ -41,11 +42,6 @@ PARAMETER_FIELDS = (
 )
 
 
-def evaluate_parameters(evaluation: EvaluationConfig) -> dict:
-    """The Evaluate component's parameters from the config's evaluation section."""
-    return {name: getattr(evaluation, name) for name in PARAMETER_FIELDS}
-
-
 @component
 def Evaluate(
     model: InputArtifact[standard_artifacts.Model],
@@ -54,13 +50,13 @@ def Evaluate(
     blessing: OutputArtifact[standard_artifacts.ModelBlessing],
     model_run: InputArtifact[standard_artifacts.ModelRun] = None,
     split: Parameter[str] = "eval",
-    saliency_examples: Parameter[int] = 4,
-    moving_average_window: Parameter[int] = 0,
-    identity_backend: Parameter[str] = "dlib",
-    identity_examples: Parameter[int] = 32,
-    identity_reference: Parameter[str] = "truth",
-    identity_image_size: Parameter[int] = 160,
-    corrected_score_n: Parameter[float] = 30.0,
+    saliency_examples: Parameter[int] = EvaluationConfig.saliency_examples,
+    moving_average_window: Parameter[int] = EvaluationConfig.moving_average_window,
+    identity_backend: Parameter[str] = EvaluationConfig.identity_backend,
+    identity_examples: Parameter[int] = EvaluationConfig.identity_examples,
+    identity_reference: Parameter[str] = EvaluationConfig.identity_reference,
+    identity_image_size: Parameter[int] = EvaluationConfig.identity_image_size,
+    corrected_score_n: Parameter[float] = EvaluationConfig.corrected_score_n,
 ) -> None:
     """Blesses the model when the upper end of its error's 95% CI is below the naive mean error."""
     options = dataclasses.replace(

@@ -25,23 +25,38 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
-from headsynth.components.evaluation.figures import (
+from headsynth.components.evaluation.example_set import (
+    ExampleSet,
+    load_example_set,
+    pick_examples,
+    rendered_face_model_and_scale,
+)
+from headsynth.components.evaluation.identity_eval import identity_evaluation
+from headsynth.components.evaluation.run_report import write_run_report
+from headsynth.components.evaluation.saliency import load_keras_regressor, saliency_maps
+from headsynth.components.rendering.painter import HeadPainter, decode_images
+from headsynth.config import EvaluationConfig
+from headsynth.core.io_utils import atomic_path, write_text_atomic
+from headsynth.report.figures import (
+    SaliencyRow,
     default_window,
     moving_average,
     plot_error_violin,
     plot_error_vs_yaw,
+    plot_saliency,
     violin_statistics,
 )
-from headsynth.components.rendering.render_job import read_examples
-from headsynth.config import EvaluationConfig
-from headsynth.data_schemas import features
-from headsynth.io_utils import atomic_path, write_text_atomic
+from headsynth.report.tensorboard import write_summaries
 from headsynth.report.values import json_ready
 
+# ExampleSet, load_example_set and pick_examples live in `example_set.py`; the studies import them from here.
 __all__ = [
     "ErrorSummary",
+    "ExampleSet",
     "evaluate_model",
+    "load_example_set",
     "moving_average",
+    "pick_examples",
     "plot_error_violin",
     "plot_error_vs_yaw",
     "predict_examples",
@@ -50,6 +65,10 @@ __all__ = [
 ]
 
 REPORT_FILE = "report.html"
+SALIENCY_CAPTION = (
+    "Input, saliency (|gradient| of the first parameter w.r.t. the input), and the "
+    "prediction and truth rendered in scenario none."
+)
 
 
 @dataclass(frozen=True)
@@ -97,65 +116,67 @@ def predict_examples(
     return np.concatenate(predictions, axis=0)
 
 
-@dataclass
-class ExampleSet:
-    """The parsed examples of one split.
+def error_metrics(examples: ExampleSet, errors: dict[str, np.ndarray], split: str, window: int) -> dict:
+    """metrics.json's error part: summaries, violin statistics and the error-vs-yaw curve.
 
-    Attributes:
-        records: serialized tf.Examples.
-        images: encoded image bytes.
-        q: `[N, m]` true unscaled parameters.
-        yaw: `[N]` yaw in degrees.
-        index: `[N]` example indices.
-        scenario: the split's scenario.
+    Args:
+        examples: the evaluated split.
+        errors: "net" and "naive" -> `[N]` squared errors.
+        split: the split's name.
+        window: the moving average's window.
     """
+    net, naive = summarize_errors(errors["net"]), summarize_errors(errors["naive"])
+    curve_x, curve_net = moving_average(examples.yaw, errors["net"], window)
+    _, curve_naive = moving_average(examples.yaw, errors["naive"], window)
+    return {
+        "split": split,
+        "scenario": examples.scenario,
+        "num_parameters": int(examples.q.shape[1]),
+        "net": asdict(net),
+        "naive": asdict(naive),
+        "net_over_naive": net.mean / naive.mean,
+        "beats_naive": bool(net.ci95_high < naive.mean),
+        "violin": {name: violin_statistics(errors[name]) for name in ("net", "naive")},
+        "error_vs_yaw": {
+            "window": window,
+            "yaw": curve_x.tolist(),
+            "net": curve_net.tolist(),
+            "naive": curve_naive.tolist(),
+        },
+    }
 
-    records: list[bytes]
-    images: list[bytes]
-    q: np.ndarray
-    yaw: np.ndarray
-    index: np.ndarray
-    scenario: str
+
+def write_errors_file(
+    output_dir: str, examples: ExampleSet, q_pred: np.ndarray, errors: dict[str, np.ndarray]
+) -> None:
+    """errors.npz: per-example errors, yaw, index, q true and predicted."""
+    with atomic_path(os.path.join(output_dir, "errors.npz")) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                net=errors["net"],
+                naive=errors["naive"],
+                yaw=examples.yaw,
+                index=examples.index,
+                q_true=examples.q,
+                q_pred=q_pred,
+            )
 
 
-def load_example_set(examples_dir: str, split: str = "eval", limit: int | None = None) -> ExampleSet:
-    """Reads and parses a split of rendered examples.
-
-    Raises:
-        ValueError: if the split holds no examples.
-    """
-    records = read_examples(examples_dir, split, limit)
-    if not records:
-        raise ValueError(f"No examples in split {split!r} of {examples_dir}.")
-    parsed = [tf.train.Example.FromString(r).features.feature for r in records]
-    return ExampleSet(
-        records=records,
-        images=[f[features.IMAGE].bytes_list.value[0] for f in parsed],
-        q=np.array([list(f[features.PARAMETERS].float_list.value) for f in parsed], np.float32),
-        yaw=np.array([f["yaw_deg"].float_list.value[0] for f in parsed], np.float32),
-        index=np.array([f[features.INDEX].int64_list.value[0] for f in parsed], np.int64),
-        scenario=parsed[0][features.SCENARIO].bytes_list.value[0].decode(),
+def write_error_figures(
+    output_dir: str, examples: ExampleSet, errors: dict[str, np.ndarray], window: int
+) -> dict[str, str]:
+    """Writes error_violin.png and error_vs_yaw.png; returns file name -> caption."""
+    plot_error_violin(errors, os.path.join(output_dir, "error_violin.png"), examples.scenario)
+    plot_error_vs_yaw(
+        {name: (examples.yaw, errors[name]) for name in ("net", "naive")},
+        os.path.join(output_dir, "error_vs_yaw.png"),
+        window,
     )
-
-
-def rendered_face_model_and_scale(examples_dir: str):
-    """(the face model the examples were rendered from or None, their parameter scale)."""
-    from headsynth.components.face_model.morphable_model import load_npz
-
-    model_path = os.path.join(examples_dir, "face_model.npz")
-    model = load_npz(model_path) if os.path.exists(model_path) else None
-    scale = 1.6
-    render_json = os.path.join(examples_dir, "render.json")
-    if os.path.exists(render_json):
-        with open(render_json) as f:
-            scale = float(json.load(f).get("job", {}).get("scale", scale))
-    return model, scale
-
-
-def pick_examples(count: int, total: int) -> np.ndarray:
-    """`count` example positions spread evenly over `total` (deterministic)."""
-    count = max(0, min(count, total))
-    return np.unique(np.linspace(0, total - 1, count).round().astype(int)) if count else np.zeros(0, int)
+    return {
+        "error_violin.png": "Error of the network and of the naive predictor (q = 0); lines: median, quartiles.",
+        "error_vs_yaw.png": f"Moving average (window {window}) of the error against the yaw angle.",
+    }
 
 
 def evaluate_model(
@@ -181,60 +202,18 @@ def evaluate_model(
     Returns:
         The metrics dict (also in `metrics.json`).
     """
-    from headsynth.components.evaluation.saliency import HeadPainter
-
     options = options or EvaluationConfig()
     examples = load_example_set(examples_dir, split)
-    q_true = examples.q
     q_pred = predict_examples(saved_model_dir, examples.records)
-    net_errors = squared_errors(q_true, q_pred)
-    naive_errors = squared_errors(q_true, np.zeros_like(q_true))
-    net, naive = summarize_errors(net_errors), summarize_errors(naive_errors)
-    window = default_window(len(net_errors), options.moving_average_window)
-    curve_x, curve_net = moving_average(examples.yaw, net_errors, window)
-    _, curve_naive = moving_average(examples.yaw, naive_errors, window)
-    metrics = {
-        "split": split,
-        "scenario": examples.scenario,
-        "num_parameters": int(q_true.shape[1]),
-        "net": asdict(net),
-        "naive": asdict(naive),
-        "net_over_naive": net.mean / naive.mean,
-        "beats_naive": bool(net.ci95_high < naive.mean),
-        "violin": {"net": violin_statistics(net_errors), "naive": violin_statistics(naive_errors)},
-        "error_vs_yaw": {
-            "window": window,
-            "yaw": curve_x.tolist(),
-            "net": curve_net.tolist(),
-            "naive": curve_naive.tolist(),
-        },
+    errors = {
+        "net": squared_errors(examples.q, q_pred),
+        "naive": squared_errors(examples.q, np.zeros_like(examples.q)),
     }
+    window = default_window(len(errors["net"]), options.moving_average_window)
+    metrics = error_metrics(examples, errors, split, window)
     tf.io.gfile.makedirs(output_dir)
-    with atomic_path(os.path.join(output_dir, "errors.npz")) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                net=net_errors,
-                naive=naive_errors,
-                yaw=examples.yaw,
-                index=examples.index,
-                q_true=q_true,
-                q_pred=q_pred,
-            )
-    figures = {
-        "error_violin.png": "Error of the network and of the naive predictor (q = 0); lines: median, quartiles.",
-        "error_vs_yaw.png": f"Moving average (window {window}) of the error against the yaw angle.",
-    }
-    plot_error_violin(
-        {"net": net_errors, "naive": naive_errors},
-        os.path.join(output_dir, "error_violin.png"),
-        examples.scenario,
-    )
-    plot_error_vs_yaw(
-        {"net": (examples.yaw, net_errors), "naive": (examples.yaw, naive_errors)},
-        os.path.join(output_dir, "error_vs_yaw.png"),
-        window,
-    )
+    write_errors_file(output_dir, examples, q_pred, errors)
+    figures = write_error_figures(output_dir, examples, errors, window)
     face_model, scale = rendered_face_model_and_scale(examples_dir)
     painter = HeadPainter(face_model, scale) if face_model is not None else None
     notes = []
@@ -245,23 +224,22 @@ def evaluate_model(
         if note:
             notes.append(note)
         else:
-            figures["saliency.png"] = (
-                "Input, saliency (|gradient| of the first parameter w.r.t. the input), and the "
-                "prediction and truth rendered in scenario none."
-            )
+            figures["saliency.png"] = SALIENCY_CAPTION
     if options.identity_backend != "none" and options.identity_examples > 0 and painter is not None:
-        from headsynth.components.evaluation.identity_eval import identity_evaluation
-
         identity = identity_evaluation(
             examples, {"net": q_pred, "naive": np.zeros_like(q_pred)}, painter, options, output_dir
         )
         metrics["identity"] = identity
-        if identity.get("figures"):
-            figures.update(identity["figures"])
+        figures.update(identity.get("figures") or {})
     metrics["notes"] = notes
-    write_tensorboard(output_dir, metrics, figures)
-    from headsynth.components.evaluation.run_report import write_run_report
+    return finish_evaluation(metrics, figures, output_dir, examples_dir, title)
 
+
+def finish_evaluation(
+    metrics: dict, figures: dict[str, str], output_dir: str, examples_dir: str, title: str
+) -> dict:
+    """Writes the TensorBoard events, metrics.json and report.html; returns the JSON-ready metrics."""
+    write_tensorboard(output_dir, metrics, figures)
     metrics["report"] = os.path.join(output_dir, REPORT_FILE)
     metrics = json_ready(metrics)
     write_text_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=2))
@@ -273,14 +251,11 @@ def write_saliency_figure(
     keras_model_path: str | None,
     examples: ExampleSet,
     q_pred: np.ndarray,
-    painter,
+    painter: HeadPainter | None,
     count: int,
     output_dir: str,
 ) -> str:
     """Writes saliency.png for `count` examples; returns why not ("" when written)."""
-    from headsynth.components.evaluation.figures import SaliencyRow, plot_saliency
-    from headsynth.components.evaluation.saliency import decode_images, load_keras_regressor, saliency_maps
-
     if not keras_model_path or not os.path.exists(keras_model_path):
         return "Saliency figure left out: no Keras model (regressor.keras) was given."
     if painter is None:
@@ -309,8 +284,6 @@ def write_saliency_figure(
 
 def write_tensorboard(output_dir: str, metrics: dict, figures: dict[str, str]) -> None:
     """The evaluation's scalars and figures as TensorBoard events under `output_dir/tensorboard`."""
-    from headsynth.report.tensorboard import write_summaries
-
     scalars = {
         "evaluation/net_mean_error": metrics["net"]["mean"],
         "evaluation/naive_mean_error": metrics["naive"]["mean"],

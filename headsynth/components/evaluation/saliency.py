@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from headsynth.errors import DataError
+import headsynth.models.regressor  # noqa: F401  (registers the custom layers for loading)
+from headsynth.core.errors import DataError
 
 
 def load_keras_regressor(path: str):
@@ -24,10 +27,6 @@ def load_keras_regressor(path: str):
     Raises:
         DataError: if the file is missing or cannot be loaded.
     """
-    import keras
-
-    import headsynth.models.regressor  # noqa: F401  (registers the custom layers)
-
     if not os.path.isfile(path):
         raise DataError(
             f"Keras model {path} does not exist.",
@@ -50,8 +49,6 @@ def saliency_maps(model, images: np.ndarray, parameter: int = 0) -> tuple[np.nda
     Returns:
         (`[B, S, S]` saliency, `[B, m]` predicted q).
     """
-    import tensorflow as tf
-
     x = tf.convert_to_tensor(np.asarray(images, np.float32))
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -59,61 +56,3 @@ def saliency_maps(model, images: np.ndarray, parameter: int = 0) -> tuple[np.nda
         target = tf.reduce_sum(q[:, parameter])  # examples are independent: sum keeps per-example gradients
     gradient = tape.gradient(target, x)
     return np.max(np.abs(gradient.numpy()), axis=-1), q.numpy()
-
-
-def decode_images(encoded: list[bytes], image_size: int | None = None) -> np.ndarray:
-    """`[B, S, S, 3]` uint8 RGB from encoded PNG/JPEG bytes (resized to image_size if given)."""
-    import cv2
-
-    images = []
-    for data in encoded:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError("An example's image bytes are not a PNG or JPEG.")
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        if image_size and image.shape[:2] != (image_size, image_size):
-            image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
-        images.append(image)
-    return np.stack(images)
-
-
-class HeadPainter:
-    """Renders heads of one model in scenario *none* (gray background), optionally at another yaw.
-
-    Keeps one renderer per image size so the rasteriser graph is traced once.
-
-    Args:
-        model: the morphable model.
-        scale: p = scale * sigma * q.
-        batch_size: meshes per rasteriser call (batches are padded to it).
-    """
-
-    def __init__(self, model, scale: float = 1.6, batch_size: int = 16) -> None:
-        self.model = model
-        self.scale = scale
-        self.batch_size = batch_size
-        self._renderers = {}
-
-    def render(self, q: np.ndarray, image_size: int, yaw_deg: float | None = None) -> np.ndarray:
-        """`[B, S, S, 3]` uint8 renders of `[B, m]` q (yaw None: the scenario's own, ~45 degrees)."""
-        return self.render_with_masks(q, image_size, yaw_deg)[0]
-
-    def render_with_masks(self, q: np.ndarray, image_size: int, yaw_deg: float | None = None):
-        """(`[B, S, S, 3]` uint8 renders, `[B, S, S]` bool head masks)."""
-        from headsynth.components.rendering.renderer import HeadRenderer
-        from headsynth.components.rendering.scenarios import get_scenario
-
-        if image_size not in self._renderers:
-            self._renderers[image_size] = HeadRenderer(self.model, image_size, self.scale)
-        renderer = self._renderers[image_size]
-        q = np.atleast_2d(np.asarray(q, np.float32))
-        factors = dict(get_scenario("none").sample(0, "eval", 0))
-        if yaw_deg is not None:
-            factors["yaw_deg"] = float(yaw_deg)
-        images, masks = [], []
-        for start in range(0, len(q), self.batch_size):
-            chunk = q[start : start + self.batch_size]
-            batch = renderer.render(chunk, [factors] * len(chunk), pad_to=self.batch_size)
-            images.append(batch.images)
-            masks.append(batch.masks)
-        return np.concatenate(images), np.concatenate(masks)

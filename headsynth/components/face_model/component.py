@@ -7,9 +7,10 @@ import os
 from tfx.dsl.component.experimental.decorators import component
 from tfx.v1.dsl.components import OutputArtifact, Parameter
 
-from headsynth.components.face_model.morphable_model import load_model
+from headsynth.config import FaceModelConfig
+from headsynth.core.progress import report
 from headsynth.data_schemas.artifacts import FaceModel as FaceModelArtifact
-from headsynth.progress import report
+from headsynth.morphable.loading import load_model
 
 MODEL_FILE = "model.npz"
 
@@ -17,9 +18,9 @@ MODEL_FILE = "model.npz"
 @component
 def FaceModel(
     model: OutputArtifact[FaceModelArtifact],
-    source: Parameter[str] = "builtin",
-    shape_components: Parameter[int] = 0,
-    texture_components: Parameter[int] = 0,
+    source: Parameter[str] = FaceModelConfig.source,
+    shape_components: Parameter[int] = FaceModelConfig.shape_components,
+    texture_components: Parameter[int] = FaceModelConfig.texture_components,
     source_fingerprint: Parameter[str] = "",
 ) -> None:
     """Writes the model as `model.npz`; `source_fingerprint` (the file's hash) keys the cache."""

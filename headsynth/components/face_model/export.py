@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from headsynth.components.face_model.morphable_model import MorphableModel
-from headsynth.errors import ParameterError
-from headsynth.io_utils import atomic_path
+from headsynth.core.errors import ParameterError
+from headsynth.core.io_utils import atomic_path
+from headsynth.morphable.model import MorphableModel
 
 MESH_SUFFIXES = (".obj", ".ply")
 

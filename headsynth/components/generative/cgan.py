@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.core.io_utils import atomic_path
+from headsynth.models.cgan import CGAN_PRESETS, ConditionalGAN, build_cgan
 
 AGE_RANGE = (18.0, 80.0)
 
@@ -68,17 +72,7 @@ def train_cgan(
         ConfigError: for an unknown variant or non-positive steps/batch size.
         ParameterError: for bad labels or fewer than 2 vectors inside the age range.
     """
-    import keras
-
-    from headsynth.models.cgan import CGAN_PRESETS, build_cgan
-
-    if variant not in CGAN_PRESETS:
-        raise ConfigError(f"Unknown CGAN variant {variant!r}.", f"Choose from: {', '.join(CGAN_PRESETS)}.")
-    if steps < 1 or batch_size < 1 or learning_rate <= 0:
-        raise ConfigError(
-            f"CGAN steps, batch size and learning rate must be positive. Received: {steps}, {batch_size}, "
-            f"{learning_rate}."
-        )
+    check_training(variant, steps, batch_size, learning_rate)
     vectors = np.asarray(vectors, np.float32)
     ages, sexes = check_labels(ages, sexes, len(vectors), source)
     inside = (ages >= age_range[0]) & (ages <= age_range[1])
@@ -95,16 +89,7 @@ def train_cgan(
         discriminator_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
     )
     started = time.monotonic()
-    epochs = max(1, min(10, steps // 100))
-    per_epoch = [steps // epochs + (1 if e < steps % epochs else 0) for e in range(epochs)]
-    history: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
-    for epoch, epoch_steps in enumerate(per_epoch):
-        # A fresh dataset per fit: iterators of one reshuffling dataset share a seed generator that
-        # the previous fit's prefetch read-ahead advanced by a timing-dependent amount.
-        dataset = gan.make_dataset(vectors[inside], ages[inside], sexes[inside], batch_size, seed + epoch)
-        result = gan.fit(dataset, steps_per_epoch=epoch_steps, epochs=1, verbose=0, shuffle=False)
-        for key in history:
-            history[key].append(float(result.history[key][-1]))
+    history = fit_epochs(gan, vectors[inside], ages[inside], sexes[inside], steps, batch_size, seed)
     summary = {
         "variant": variant,
         "steps": int(steps),
@@ -123,12 +108,42 @@ def train_cgan(
     return gan, summary
 
 
+def check_training(variant: str, steps: int, batch_size: int, learning_rate: float) -> None:
+    """Raises ConfigError for an unknown variant or non-positive steps, batch size or learning rate."""
+    if variant not in CGAN_PRESETS:
+        raise ConfigError(f"Unknown CGAN variant {variant!r}.", f"Choose from: {', '.join(CGAN_PRESETS)}.")
+    if steps < 1 or batch_size < 1 or learning_rate <= 0:
+        raise ConfigError(
+            f"CGAN steps, batch size and learning rate must be positive. Received: {steps}, {batch_size}, "
+            f"{learning_rate}."
+        )
+
+
+def fit_epochs(
+    gan: ConditionalGAN,
+    vectors: np.ndarray,
+    ages: np.ndarray,
+    sexes: np.ndarray,
+    steps: int,
+    batch_size: int,
+    seed: int,
+) -> dict[str, list[float]]:
+    """Trains `steps` steps in up to 10 epochs; returns each epoch's final "d_loss" and "g_loss"."""
+    epochs = max(1, min(10, steps // 100))
+    per_epoch = [steps // epochs + (1 if e < steps % epochs else 0) for e in range(epochs)]
+    history: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
+    for epoch, epoch_steps in enumerate(per_epoch):
+        # A fresh dataset per fit: iterators of one reshuffling dataset share a seed generator that
+        # the previous fit's prefetch read-ahead advanced by a timing-dependent amount.
+        dataset = gan.make_dataset(vectors, ages, sexes, batch_size, seed + epoch)
+        result = gan.fit(dataset, steps_per_epoch=epoch_steps, epochs=1, verbose=0, shuffle=False)
+        for key in history:
+            history[key].append(float(result.history[key][-1]))
+    return history
+
+
 def save_cgan(gan, path: str | os.PathLike) -> None:
     """Writes the whole GAN (G, D, normalization, config) as a `.keras` file."""
-    import tensorflow as tf
-
-    from headsynth.io_utils import atomic_path
-
     path = os.fspath(path)
     with atomic_path(path) as tmp:
         gan.save(tmp + ".keras")
@@ -141,10 +156,6 @@ def load_cgan(path: str | os.PathLike):
     Raises:
         ParameterError: if the file is missing or not a CGAN.
     """
-    import keras
-
-    from headsynth.models.cgan import ConditionalGAN
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ParameterError(

@@ -15,7 +15,13 @@ from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from headsynth.components.face_model.component import MODEL_FILE
 from headsynth.components.generative.artifact import GenerativeModel
+from headsynth.components.generative.sources import realistic_vectors
+from headsynth.components.generative.store import GenerativeSettings, fit_generative_model
+from headsynth.config import GenerativeConfig
+from headsynth.core.errors import ConfigError
+from headsynth.core.progress import report
 from headsynth.data_schemas.artifacts import FaceModel
+from headsynth.morphable.model import load_npz
 
 
 def split_list(text: str) -> list[str]:
@@ -23,34 +29,41 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def join_list(values) -> str:
+    """(1, 2, 4) -> "1,2,4": list settings travel as comma-separated TFX string parameters."""
+    return ",".join(str(value) for value in values)
+
+
+# The config's defaults of the list settings, as the string parameters take them.
+DEFAULT_PHOTOS = join_list(GenerativeConfig.photos)
+DEFAULT_GMM_COMPONENTS = join_list(GenerativeConfig.gmm_components)
+DEFAULT_GMM_COVARIANCE_TYPES = join_list(GenerativeConfig.gmm_covariance_types)
+DEFAULT_CGAN_VARIANTS = join_list(GenerativeConfig.cgan_variants)
+
+
 def fit_from_parameters(
     model_path: str,
     out_dir: str,
-    source: str = "population",
-    source_scale: float = 1.0,
-    photos_model: str = "",
-    photos: str = "",
-    photos_labels: str = "",
-    gmm_components: str = "1,2,4,8,16",
-    gmm_covariance_types: str = "full",
-    gmm_selection: str = "bic",
-    gmm_reg_covar: float = 1e-3,
-    cgan_variants: str = "cvgan2",
-    cgan_steps: int = 2000,
-    cgan_batch_size: int = 64,
-    cgan_learning_rate: float = 2e-4,
-    seed: int = 0,
+    source: str = GenerativeConfig.source,
+    source_scale: float = GenerativeConfig.source_scale,
+    photos_model: str = GenerativeConfig.photos_model,
+    photos: str = DEFAULT_PHOTOS,
+    photos_labels: str = GenerativeConfig.photos_labels,
+    gmm_components: str = DEFAULT_GMM_COMPONENTS,
+    gmm_covariance_types: str = DEFAULT_GMM_COVARIANCE_TYPES,
+    gmm_selection: str = GenerativeConfig.gmm_selection,
+    gmm_reg_covar: float = GenerativeConfig.gmm_reg_covar,
+    cgan_variants: str = DEFAULT_CGAN_VARIANTS,
+    cgan_steps: int = GenerativeConfig.cgan_steps,
+    cgan_batch_size: int = GenerativeConfig.cgan_batch_size,
+    cgan_learning_rate: float = GenerativeConfig.cgan_learning_rate,
+    seed: int = GenerativeConfig.seed,
 ) -> dict:
     """The component's body as a plain function (string lists as the component takes them).
 
     Raises:
         ConfigError, ParameterError: naming what is wrong with the settings or the vectors.
     """
-    from headsynth.components.face_model.morphable_model import load_npz
-    from headsynth.components.generative.sources import realistic_vectors
-    from headsynth.components.generative.store import GenerativeSettings, fit_generative_model
-    from headsynth.errors import ConfigError
-
     try:
         components = tuple(int(k) for k in split_list(gmm_components))
     except ValueError:
@@ -78,25 +91,23 @@ def fit_from_parameters(
 def FitGenerativeModel(
     face_model: InputArtifact[FaceModel],
     generative_model: OutputArtifact[GenerativeModel],
-    source: Parameter[str] = "population",
-    source_scale: Parameter[float] = 1.0,
+    source: Parameter[str] = GenerativeConfig.source,
+    source_scale: Parameter[float] = GenerativeConfig.source_scale,
     source_fingerprint: Parameter[str] = "",
-    photos_model: Parameter[str] = "",
-    photos: Parameter[str] = "",
-    photos_labels: Parameter[str] = "",
-    gmm_components: Parameter[str] = "1,2,4,8,16",
-    gmm_covariance_types: Parameter[str] = "full",
-    gmm_selection: Parameter[str] = "bic",
-    gmm_reg_covar: Parameter[float] = 1e-3,
-    cgan_variants: Parameter[str] = "cvgan2",
-    cgan_steps: Parameter[int] = 2000,
-    cgan_batch_size: Parameter[int] = 64,
-    cgan_learning_rate: Parameter[float] = 2e-4,
-    seed: Parameter[int] = 0,
+    photos_model: Parameter[str] = GenerativeConfig.photos_model,
+    photos: Parameter[str] = DEFAULT_PHOTOS,
+    photos_labels: Parameter[str] = GenerativeConfig.photos_labels,
+    gmm_components: Parameter[str] = DEFAULT_GMM_COMPONENTS,
+    gmm_covariance_types: Parameter[str] = DEFAULT_GMM_COVARIANCE_TYPES,
+    gmm_selection: Parameter[str] = GenerativeConfig.gmm_selection,
+    gmm_reg_covar: Parameter[float] = GenerativeConfig.gmm_reg_covar,
+    cgan_variants: Parameter[str] = DEFAULT_CGAN_VARIANTS,
+    cgan_steps: Parameter[int] = GenerativeConfig.cgan_steps,
+    cgan_batch_size: Parameter[int] = GenerativeConfig.cgan_batch_size,
+    cgan_learning_rate: Parameter[float] = GenerativeConfig.cgan_learning_rate,
+    seed: Parameter[int] = GenerativeConfig.seed,
 ) -> None:
     """Writes the fitted models (see `store.py`); `source_fingerprint` (a file's hash) keys the cache."""
-    from headsynth.progress import report
-
     del source_fingerprint  # only part of the cache key
     index = fit_from_parameters(
         os.path.join(face_model.uri, MODEL_FILE),

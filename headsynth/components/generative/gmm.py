@@ -20,8 +20,12 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
 
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.core.io_utils import atomic_path
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 SELECTION_RULES = ("bic", "aic")
@@ -174,41 +178,53 @@ def fit_gmms(
         ConfigError, ParameterError: see `check_gmm_request`; ParameterError
             also for non-finite or non-2-D data.
     """
-    from sklearn.mixture import GaussianMixture
-
     vectors = np.asarray(vectors, np.float64)
     if vectors.ndim != 2 or not np.all(np.isfinite(vectors)):
         raise ParameterError(f"{source} must be a finite [n, m] array. Received shape {list(vectors.shape)}.")
     components, covariance_types = check_gmm_request(len(vectors), components, covariance_types, source)
-    fits = []
-    for covariance_type in covariance_types:
-        for k in components:
-            model = GaussianMixture(
-                n_components=k,
-                covariance_type=covariance_type,
-                reg_covar=reg_covar,
-                max_iter=max_iter,
-                n_init=n_init,
-                random_state=seed,
-            )
-            model.fit(vectors)
-            mixture = GaussianMixtureParameters(
-                model.weights_.copy(), model.means_.copy(), model.covariances_.copy(), covariance_type
-            )
-            fits.append(
-                GmmFit(
-                    components=k,
-                    covariance_type=covariance_type,
-                    aic=float(model.aic(vectors)),
-                    bic=float(model.bic(vectors)),
-                    log_likelihood=float(model.score(vectors)),
-                    converged=bool(model.converged_),
-                    iterations=int(model.n_iter_),
-                    free_parameters=mixture.num_free_parameters(),
-                    mixture=mixture,
-                )
-            )
-    return fits
+    return [
+        fit_gmm(vectors, k, covariance_type, seed, reg_covar, max_iter, n_init)
+        for covariance_type in covariance_types
+        for k in components
+    ]
+
+
+def fit_gmm(
+    vectors: np.ndarray,
+    components: int,
+    covariance_type: str,
+    seed: int = 0,
+    reg_covar: float = 1e-3,
+    max_iter: int = 200,
+    n_init: int = 1,
+) -> GmmFit:
+    """Fits one mixture to `[n, m]` float64 vectors with scikit-learn's EM (arguments as `fit_gmms`)."""
+    # scikit-learn is imported only where a mixture is fitted; sampling and loading do without it.
+    from sklearn.mixture import GaussianMixture
+
+    model = GaussianMixture(
+        n_components=components,
+        covariance_type=covariance_type,
+        reg_covar=reg_covar,
+        max_iter=max_iter,
+        n_init=n_init,
+        random_state=seed,
+    )
+    model.fit(vectors)
+    mixture = GaussianMixtureParameters(
+        model.weights_.copy(), model.means_.copy(), model.covariances_.copy(), covariance_type
+    )
+    return GmmFit(
+        components=components,
+        covariance_type=covariance_type,
+        aic=float(model.aic(vectors)),
+        bic=float(model.bic(vectors)),
+        log_likelihood=float(model.score(vectors)),
+        converged=bool(model.converged_),
+        iterations=int(model.n_iter_),
+        free_parameters=mixture.num_free_parameters(),
+        mixture=mixture,
+    )
 
 
 def select_gmm(fits: list[GmmFit], rule: str = "bic") -> GmmFit:
@@ -253,9 +269,6 @@ def sample_gmm(mixture: GaussianMixtureParameters, rng: np.random.Generator, cou
 
 def gmm_log_density(mixture: GaussianMixtureParameters, vectors: np.ndarray) -> np.ndarray:
     """`[n]` log-density of vectors under the mixture."""
-    from scipy.special import logsumexp
-    from scipy.stats import multivariate_normal
-
     vectors = np.asarray(vectors, np.float64)
     covariances = mixture.full_covariances()
     per_component = np.stack(
@@ -270,10 +283,6 @@ def gmm_log_density(mixture: GaussianMixtureParameters, vectors: np.ndarray) -> 
 
 def save_gmm(path: str | os.PathLike, mixture: GaussianMixtureParameters) -> None:
     """Writes the mixture as `.npz` (weights, means, covariances, covariance_type), atomically."""
-    import tensorflow as tf
-
-    from headsynth.io_utils import atomic_path
-
     buffer = io.BytesIO()
     np.savez(
         buffer,
@@ -293,8 +302,6 @@ def load_gmm(path: str | os.PathLike) -> GaussianMixtureParameters:
     Raises:
         ParameterError: if the file is missing or not a mixture.
     """
-    import tensorflow as tf
-
     path = os.fspath(path)
     if not tf.io.gfile.exists(path):
         raise ParameterError(f"GMM file {path} does not exist.", "Run FitGenerativeModel first.")

@@ -5,14 +5,14 @@ Three sources, all returned in units of sigma (q at scale 1, i.e. p / sigma):
     population   (default) the labelled identities the built-in model's PCA was
                  built from: their standardized shape and texture coefficients
                  (`MorphableModel.population`), with age and sex.
-    a file       `.npz`/`.npy`/`.csv` vectors (see `sampling/parameter_files.py`),
+    a file       `.npz`/`.npy`/`.csv` vectors (see `data_schemas/parameter_files.py`),
                  optional `age` and `sex` labels; `scale` says which scale its
                  q were written in (p = scale * sigma * q; 1 for sigma units,
                  1.6 for the paper's q), so they are converted to sigma units.
     photos       a trained regressor's predictions on real photographs (the
                  thesis fits its GMM/GAN to the best predictions on Wikipedia
                  photos): faces are detected and framed like the training data
-                 (see `identity/predict.py`); optional labels from a CSV with
+                 (see `prediction/predict.py`); optional labels from a CSV with
                  columns `photo,age,sex`.
 
 The thesis's "p-fit" and "wiki ensemble" data are such files or photo predictions.
@@ -27,7 +27,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.components.identity.detection import FaceNotFound, square_crop
+from headsynth.components.prediction.predict import (
+    LoadedRegressor,
+    PhotoPredictor,
+    encode_png,
+    load_regressor,
+)
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.core.photos import load_photo
+from headsynth.data_schemas.parameter_files import load_labelled_parameter_file
 
 POPULATION = "population"
 PHOTOS = "photos"
@@ -90,8 +99,6 @@ def file_vectors(path: str, width: int, scale: float = 1.0, min_rows: int = 2) -
     Raises:
         ParameterError: for a missing file, wrong width, NaNs or too few rows (naming the problem).
     """
-    from headsynth.components.sampling.parameter_files import load_labelled_parameter_file
-
     if scale <= 0:
         raise ConfigError(f"The source scale must be positive. Received: {scale}.")
     q, labels = load_labelled_parameter_file(path, width=width, min_rows=min_rows)
@@ -171,10 +178,6 @@ def photo_vectors(
     Raises:
         ParameterError: if no photo gives a prediction, or the regressor's width is not `width`.
     """
-    from headsynth.components.identity.detection import FaceNotFound, square_crop
-    from headsynth.components.identity.predict import PhotoPredictor, encode_png, load_regressor
-    from headsynth.pipeline.predict_command import load_photo
-
     specs = expand_photos([photos] if isinstance(photos, str) else photos)
     if not specs:
         raise ConfigError(
@@ -191,15 +194,11 @@ def photo_vectors(
     vectors, ages, sexes, notes = [], [], [], []
     with PhotoPredictor(regressor, identity_backend="none") as predictor:
         for spec in specs:
-            photo, _ = load_photo(spec)
-            try:
-                face = predictor.detector.detect(photo, f"photo {spec}")
-            except FaceNotFound:
+            q = predict_photo(predictor, regressor, spec)
+            if q is None:
                 notes.append(f"no face found in {spec}; left out")
                 continue
-            centre, side = predictor.framing.crop_square(face)
-            crop = square_crop(photo, centre, side, 256)
-            vectors.append(regressor.predict([encode_png(crop)])[0] * regressor.scale)
+            vectors.append(q)
             label = labels_by_photo.get(spec) or labels_by_photo.get(os.path.basename(spec))
             if labels_by_photo and label is None:
                 raise ParameterError(f"Photo label file {labels_file} has no row for {spec}.")
@@ -217,6 +216,18 @@ def photo_vectors(
         f"predictions of {regressor.saved_model_dir} on {len(vectors)} photographs",
         notes,
     )
+
+
+def predict_photo(predictor: PhotoPredictor, regressor: LoadedRegressor, spec: str) -> np.ndarray | None:
+    """`[m]` q in sigma units of the photo's face, framed like the training data; None if no face."""
+    photo, _ = load_photo(spec)
+    try:
+        face = predictor.detector.detect(photo, f"photo {spec}")
+    except FaceNotFound:
+        return None
+    centre, side = predictor.framing.crop_square(face)
+    crop = square_crop(photo, centre, side, 256)
+    return regressor.predict([encode_png(crop)])[0] * regressor.scale
 
 
 def realistic_vectors(

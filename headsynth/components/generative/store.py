@@ -30,10 +30,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from headsynth.components.diversity.plots import plot_aic_bic, plot_gmm_pca
 from headsynth.components.generative import cgan as cgan_lib
 from headsynth.components.generative import gmm as gmm_lib
 from headsynth.components.generative.sources import RealisticVectors
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.config import GenerativeConfig
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.core.io_utils import write_text_atomic
+from headsynth.core.progress import report
+from headsynth.data_schemas.parameter_files import load_labelled_parameter_file, save_parameter_file
+from headsynth.models.cgan import CGAN_PRESETS
 
 INDEX_FILE = "generative_model.json"
 REALISTIC_FILE = "realistic.npz"
@@ -56,20 +62,18 @@ class GenerativeSettings:
         seed: seed of EM initialisation and GAN training.
     """
 
-    gmm_components: tuple[int, ...] = (1, 2, 4, 8, 16)
-    gmm_covariance_types: tuple[str, ...] = ("full",)
-    gmm_selection: str = "bic"
-    gmm_reg_covar: float = 1e-3
-    cgan_variants: tuple[str, ...] = ("cvgan2",)
-    cgan_steps: int = 2000
-    cgan_batch_size: int = 64
-    cgan_learning_rate: float = 2e-4
-    seed: int = 0
+    gmm_components: tuple[int, ...] = GenerativeConfig.gmm_components
+    gmm_covariance_types: tuple[str, ...] = GenerativeConfig.gmm_covariance_types
+    gmm_selection: str = GenerativeConfig.gmm_selection
+    gmm_reg_covar: float = GenerativeConfig.gmm_reg_covar
+    cgan_variants: tuple[str, ...] = GenerativeConfig.cgan_variants
+    cgan_steps: int = GenerativeConfig.cgan_steps
+    cgan_batch_size: int = GenerativeConfig.cgan_batch_size
+    cgan_learning_rate: float = GenerativeConfig.cgan_learning_rate
+    seed: int = GenerativeConfig.seed
 
     def check(self) -> None:
         """Raises ConfigError for settings that cannot work, before any data is read."""
-        from headsynth.models.cgan import CGAN_PRESETS
-
         gmm_lib.check_gmm_request(
             max(self.gmm_components or (1,)), self.gmm_components, self.gmm_covariance_types
         )
@@ -107,19 +111,53 @@ def fit_generative_model(
         ConfigError: for bad settings.
         ParameterError: for too few vectors for the mixtures, or missing/bad labels for a GAN.
     """
-    from headsynth.components.sampling.parameter_files import save_parameter_file
-    from headsynth.io_utils import write_text_atomic
-    from headsynth.progress import report
-
     settings.check()
+    q = checked_vectors(realistic)
+    os.makedirs(os.path.join(out_dir, "gmm"), exist_ok=True)
+    save_parameter_file(os.path.join(out_dir, REALISTIC_FILE), q, **realistic.labels)
+    fits, gmm_section = fit_gmm_candidates(q, out_dir, settings, realistic.source or "the realistic vectors")
+    cgans = train_cgans(q, realistic, out_dir, settings)
+    index = {
+        "format": FORMAT_VERSION,
+        "num_parameters": int(q.shape[1]),
+        "num_vectors": int(len(q)),
+        "units_scale": 1.0,
+        "source": realistic.source,
+        "notes": list(realistic.notes),
+        "labels": sorted(realistic.labels),
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
+        "gmm": gmm_section,
+        "cgan": {"variants": cgans, "default": settings.cgan_variants[0] if settings.cgan_variants else ""},
+    }
+    if figures:
+        write_fit_figures(q, fits, gmm_section["candidates"], out_dir, settings.seed)
+    write_text_atomic(os.path.join(out_dir, INDEX_FILE), json.dumps(index, indent=2))
+    return index
+
+
+def checked_vectors(realistic: RealisticVectors) -> np.ndarray:
+    """`[n, m]` float32 q of the realistic vectors.
+
+    Raises:
+        ParameterError: unless they are at least 2 finite vectors.
+    """
     q = np.asarray(realistic.q, np.float32)
     if q.ndim != 2 or len(q) < 2 or not np.all(np.isfinite(q)):
         raise ParameterError(
             f"{realistic.source or 'The realistic vectors'} must be at least 2 finite vectors; "
             f"received shape {list(q.shape)}."
         )
-    os.makedirs(os.path.join(out_dir, "gmm"), exist_ok=True)
-    save_parameter_file(os.path.join(out_dir, REALISTIC_FILE), q, **realistic.labels)
+    return q
+
+
+def fit_gmm_candidates(
+    q: np.ndarray, out_dir: str, settings: GenerativeSettings, source: str
+) -> tuple[list[gmm_lib.GmmFit], dict]:
+    """Fits and saves every candidate mixture under `out_dir/gmm`.
+
+    Returns:
+        (the fits, the index's "gmm" section: rule, selected mixture, candidates, seconds).
+    """
     started = time.monotonic()
     fits = gmm_lib.fit_gmms(
         q,
@@ -127,7 +165,7 @@ def fit_generative_model(
         settings.gmm_covariance_types,
         seed=settings.seed,
         reg_covar=settings.gmm_reg_covar,
-        source=realistic.source or "the realistic vectors",
+        source=source,
     )
     selected = gmm_lib.select_gmm(fits, settings.gmm_selection)
     for fit in fits:
@@ -138,64 +176,60 @@ def fit_generative_model(
         f"{len(fits)} GMMs on {len(q)} vectors in {gmm_seconds:.1f} s; selected {selected.name} by "
         f"{settings.gmm_selection}",
     )
-    cgans = {}
-    if settings.cgan_variants:
-        os.makedirs(os.path.join(out_dir, "cgan"), exist_ok=True)
-        ages, sexes = cgan_lib.check_labels(
-            realistic.labels.get("age"),
-            realistic.labels.get("sex"),
-            len(q),
-            realistic.source or "the vectors",
-        )
-        for variant in settings.cgan_variants:
-            gan, summary = cgan_lib.train_cgan(
-                q,
-                ages,
-                sexes,
-                variant,
-                settings.cgan_steps,
-                settings.cgan_batch_size,
-                settings.cgan_learning_rate,
-                settings.seed,
-                source=realistic.source or "the vectors",
-            )
-            cgan_lib.save_cgan(gan, os.path.join(out_dir, "cgan", f"{variant}.keras"))
-            cgans[variant] = {**summary, "file": f"cgan/{variant}.keras"}
-            report(
-                "FitGenerativeModel",
-                f"{variant}: {settings.cgan_steps} steps in {summary['seconds']:.0f} s, final D loss "
-                f"{summary['d_loss'][-1]:.3f}, G loss {summary['g_loss'][-1]:.3f}",
-            )
-    index = {
-        "format": FORMAT_VERSION,
-        "num_parameters": int(q.shape[1]),
-        "num_vectors": int(len(q)),
-        "units_scale": 1.0,
-        "source": realistic.source,
-        "notes": list(realistic.notes),
-        "labels": sorted(realistic.labels),
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
-        "gmm": {
-            "selection_rule": settings.gmm_selection,
-            "selected": {"components": selected.components, "covariance_type": selected.covariance_type},
-            "candidates": [{**fit.row(), "file": f"gmm/{fit.name}.npz"} for fit in fits],
-            "seconds": gmm_seconds,
-        },
-        "cgan": {"variants": cgans, "default": settings.cgan_variants[0] if settings.cgan_variants else ""},
+    return fits, {
+        "selection_rule": settings.gmm_selection,
+        "selected": {"components": selected.components, "covariance_type": selected.covariance_type},
+        "candidates": [{**fit.row(), "file": f"gmm/{fit.name}.npz"} for fit in fits],
+        "seconds": gmm_seconds,
     }
-    if figures:
-        from headsynth.components.diversity.plots import plot_aic_bic, plot_gmm_pca
 
-        plot_aic_bic(index["gmm"]["candidates"], os.path.join(out_dir, "aic_bic.png"))
-        samples = {
-            f"GMM {fit.components} ({fit.covariance_type})": gmm_lib.sample_gmm(
-                fit.mixture, np.random.default_rng([settings.seed, i]), min(len(q), 2000)
-            )
-            for i, fit in enumerate(fits)
-        }
-        plot_gmm_pca(q, samples, os.path.join(out_dir, "gmm_pca.png"))
-    write_text_atomic(os.path.join(out_dir, INDEX_FILE), json.dumps(index, indent=2))
-    return index
+
+def train_cgans(
+    q: np.ndarray, realistic: RealisticVectors, out_dir: str, settings: GenerativeSettings
+) -> dict[str, dict]:
+    """Trains and saves every CGAN variant under `out_dir/cgan`; returns variant -> summary."""
+    cgans = {}
+    if not settings.cgan_variants:
+        return cgans
+    os.makedirs(os.path.join(out_dir, "cgan"), exist_ok=True)
+    source = realistic.source or "the vectors"
+    ages, sexes = cgan_lib.check_labels(
+        realistic.labels.get("age"), realistic.labels.get("sex"), len(q), source
+    )
+    for variant in settings.cgan_variants:
+        gan, summary = cgan_lib.train_cgan(
+            q,
+            ages,
+            sexes,
+            variant,
+            settings.cgan_steps,
+            settings.cgan_batch_size,
+            settings.cgan_learning_rate,
+            settings.seed,
+            source=source,
+        )
+        cgan_lib.save_cgan(gan, os.path.join(out_dir, "cgan", f"{variant}.keras"))
+        cgans[variant] = {**summary, "file": f"cgan/{variant}.keras"}
+        report(
+            "FitGenerativeModel",
+            f"{variant}: {settings.cgan_steps} steps in {summary['seconds']:.0f} s, final D loss "
+            f"{summary['d_loss'][-1]:.3f}, G loss {summary['g_loss'][-1]:.3f}",
+        )
+    return cgans
+
+
+def write_fit_figures(
+    q: np.ndarray, fits: list[gmm_lib.GmmFit], candidates: list[dict], out_dir: str, seed: int
+) -> None:
+    """aic_bic.png and gmm_pca.png (up to 2000 samples of each mixture beside the data)."""
+    plot_aic_bic(candidates, os.path.join(out_dir, "aic_bic.png"))
+    samples = {
+        f"GMM {fit.components} ({fit.covariance_type})": gmm_lib.sample_gmm(
+            fit.mixture, np.random.default_rng([seed, i]), min(len(q), 2000)
+        )
+        for i, fit in enumerate(fits)
+    }
+    plot_gmm_pca(q, samples, os.path.join(out_dir, "gmm_pca.png"))
 
 
 class FittedGenerativeModel:
@@ -240,8 +274,6 @@ class FittedGenerativeModel:
 
     def realistic(self) -> RealisticVectors:
         """The vectors the models were fitted to (sigma units) and their labels."""
-        from headsynth.components.sampling.parameter_files import load_labelled_parameter_file
-
         q, labels = load_labelled_parameter_file(os.path.join(self.folder, REALISTIC_FILE))
         return RealisticVectors(q, labels, self.index.get("source", ""))
 

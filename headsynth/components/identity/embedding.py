@@ -20,12 +20,14 @@ identity score is the cosine similarity of two embeddings.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from headsynth.components.identity.detection import FaceBox, as_rgb_uint8
-from headsynth.errors import HeadsynthError
+from headsynth.components.identity.detection import FaceBox
+from headsynth.core.errors import ConfigError, HeadsynthError
+from headsynth.core.photos import as_rgb_uint8
 
 
 class IdentityBackendUnavailable(HeadsynthError):
@@ -95,8 +97,7 @@ class DlibBackend:
 
     def __init__(self) -> None:
         try:
-            import warnings
-
+            # dlib and its model files are optional and load only when this backend is chosen.
             import dlib
 
             with warnings.catch_warnings():
@@ -156,6 +157,7 @@ class DeepfaceBackend:
         spec = DEEPFACE_MODELS[name]
         self.weights_path(name)
         try:
+            # deepface (and the TensorFlow it loads) only for its backends, and only once the weights are there.
             from deepface import DeepFace
         except ImportError as error:
             raise IdentityBackendUnavailable(
@@ -180,6 +182,16 @@ class DeepfaceBackend:
             align=False,
         )
         return np.asarray(result[0]["embedding"], np.float64)
+
+
+def check_backend_name(name: str, key: str = "identity backend") -> None:
+    """Checks that `name` is a registered backend, without looking for its weights.
+
+    Raises:
+        ConfigError: naming the key and the known backends.
+    """
+    if name not in BACKENDS:
+        raise ConfigError(f"Unknown {key} {name!r}.", f"Choose one of: none, {', '.join(BACKENDS)}.")
 
 
 def check_backend(name: str) -> None:

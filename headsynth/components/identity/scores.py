@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from headsynth.components.identity.detection import FaceBox, FaceDetector, FaceNotFound
+from headsynth.components.identity.embedding import get_backend
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,6 +69,7 @@ def mean_ranks(scores: np.ndarray) -> tuple[np.ndarray, int]:
     Returns:
         (`[networks]` mean ranks, number of rows used).
     """
+    # scipy.stats takes about a second to import; only the ranks need it.
     from scipy.stats import rankdata
 
     scores = np.asarray(scores, np.float64)
@@ -161,8 +163,6 @@ class IdentityScorer:
     """
 
     def __init__(self, backend: str = "dlib", min_confidence: float = 0.5) -> None:
-        from headsynth.components.identity.embedding import get_backend
-
         self.backend_name = backend
         self._backend = get_backend(backend)  # first: a missing backend fails before mediapipe loads
         self._detector = FaceDetector(min_confidence)

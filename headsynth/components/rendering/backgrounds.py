@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from headsynth.errors import ConfigError, DataError
+from headsynth.core.errors import ConfigError, DataError
 
 # Photographs scikit-image ships inside its wheel (no download). Images that
 # show a human face (astronaut, camera) are left out on purpose: a second face
@@ -58,7 +58,7 @@ def load_backgrounds(source: str = "builtin", max_side: int = 512) -> list[np.nd
     """
     images: list[np.ndarray] = []
     if source == "builtin":
-        import skimage.data
+        import skimage.data  # heavy (scikit-image), and only for the built-in photographs
 
         for name in BUILTIN_PHOTOS:
             images.append(_as_rgb_float(getattr(skimage.data, name)()))

@@ -11,9 +11,27 @@ from tfx.v1.dsl.components import BeamComponentParameter, InputArtifact, OutputA
 
 from headsynth.components.face_model.component import MODEL_FILE
 from headsynth.components.rendering.render_job import RenderJob, run_render_job
-from headsynth.components.sampling.parameter_store import PARAMETERS_FILE
+from headsynth.config import RenderConfig, SamplingConfig
+from headsynth.core.progress import report
 from headsynth.data_schemas.artifacts import FaceModel, Parameters
-from headsynth.progress import report
+from headsynth.data_schemas.parameter_store import PARAMETERS_FILE
+
+
+def job_from_parameters(
+    face_model_uri: str, parameters_uri: str, examples_uri: str, **parameters
+) -> RenderJob:
+    """The job RenderExamples runs: its parameters (`headsynth.wiring.render_parameters`) plus artifact paths.
+
+    TFX parameters have no bool type, so flags arrive as ints and become bools here.
+    """
+    flags = {name: bool(parameters.pop(name)) for name in ("store_mask", "store_depth", "store_landmarks")}
+    return RenderJob(
+        model_path=os.path.join(face_model_uri, MODEL_FILE),
+        parameters_path=os.path.join(parameters_uri, PARAMETERS_FILE),
+        output_dir=examples_uri,
+        **parameters,
+        **flags,
+    )
 
 
 @component(use_beam=True)
@@ -21,28 +39,28 @@ def RenderExamples(
     face_model: InputArtifact[FaceModel],
     parameters: InputArtifact[Parameters],
     examples: OutputArtifact[standard_artifacts.Examples],
-    scenario: Parameter[str] = "angle",
-    eval_scenario: Parameter[str] = "",
-    image_size: Parameter[int] = 64,
-    batch_size: Parameter[int] = 32,
-    num_shards: Parameter[int] = 2,
-    seed: Parameter[int] = 0,
-    scale: Parameter[float] = 1.6,
-    image_format: Parameter[str] = "png",
-    backgrounds: Parameter[str] = "builtin",
-    antialias: Parameter[int] = 1,
-    store_mask: Parameter[int] = 0,
-    store_depth: Parameter[int] = 0,
-    store_landmarks: Parameter[int] = 1,
+    scenario: Parameter[str] = RenderConfig.scenario,
+    eval_scenario: Parameter[str] = RenderConfig.scenario,
+    image_size: Parameter[int] = RenderConfig.image_size,
+    batch_size: Parameter[int] = RenderConfig.batch_size,
+    num_shards: Parameter[int] = RenderConfig.num_shards,
+    seed: Parameter[int] = SamplingConfig.seed,
+    scale: Parameter[float] = SamplingConfig.scale,
+    image_format: Parameter[str] = RenderConfig.image_format,
+    backgrounds: Parameter[str] = RenderConfig.backgrounds,
+    antialias: Parameter[int] = RenderConfig.antialias,
+    store_mask: Parameter[int] = int(RenderConfig.store_mask),
+    store_depth: Parameter[int] = int(RenderConfig.store_depth),
+    store_landmarks: Parameter[int] = int(RenderConfig.store_landmarks),
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
     """Renders train and eval examples to gzipped TFRecord shards (Split-train, Split-eval)."""
-    job = RenderJob(
-        model_path=os.path.join(face_model.uri, MODEL_FILE),
-        parameters_path=os.path.join(parameters.uri, PARAMETERS_FILE),
-        output_dir=examples.uri,
+    job = job_from_parameters(
+        face_model.uri,
+        parameters.uri,
+        examples.uri,
         scenario=scenario,
-        eval_scenario=eval_scenario or scenario,
+        eval_scenario=eval_scenario,
         image_size=image_size,
         batch_size=batch_size,
         num_shards=num_shards,
@@ -51,9 +69,9 @@ def RenderExamples(
         image_format=image_format,
         backgrounds=backgrounds,
         antialias=antialias,
-        store_mask=bool(store_mask),
-        store_depth=bool(store_depth),
-        store_landmarks=bool(store_landmarks),
+        store_mask=store_mask,
+        store_depth=store_depth,
+        store_landmarks=store_landmarks,
     )
     report("RenderExamples", f"rendering scenario {scenario!r} at {image_size}x{image_size}")
     summary = run_render_job(job, beam_pipeline=beam_pipeline)

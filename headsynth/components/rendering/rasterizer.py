@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import os
 
-from headsynth.errors import RasterizerUnavailable
+import tensorflow as tf
+
+from headsynth.core.errors import RasterizerUnavailable
 
 FIX = (
     "Run `make setup` (or `python scripts/build_rasterizer.py`), which compiles the ops with g++ "
@@ -26,7 +28,7 @@ def require_rasterizer() -> None:
     Raises:
         RasterizerUnavailable: if a compiled op is missing or fails to load.
     """
-    try:
+    try:  # imported here, not at the top, so that a missing op becomes RasterizerUnavailable
         from tensorflow_graphics.rendering.kernels import rasterization_backend  # noqa: F401
     except Exception as error:  # tf raises NotFoundError, ImportError or OSError
         raise RasterizerUnavailable(
@@ -45,8 +47,6 @@ def render_ops():
     Raises:
         RasterizerUnavailable: if it was not built or fails to load.
     """
-    import tensorflow as tf
-
     if not os.path.exists(RENDER_OPS):
         raise RasterizerUnavailable(f"headsynth's render ops {RENDER_OPS} have not been built.", FIX)
     try:

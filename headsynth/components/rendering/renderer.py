@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 import threadpoolctl
 
-from headsynth.components.face_model.morphable_model import MorphableModel
 from headsynth.components.rendering import rasterizer
 from headsynth.components.rendering.backgrounds import crop_background
+from headsynth.morphable.model import MorphableModel
 
 SENSOR_MM = 36.0  # 35 mm-equivalent: focal length -> field of view
 GRAY = 0.5
@@ -188,6 +188,7 @@ class HeadRenderer:
         ambient,
         sh_light,
     ):
+        # tensorflow_graphics is heavy: imported at the first render
         from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
 
         rotation = rotation_matrix_3d.from_euler(angles)  # [B, 3, 3]
@@ -230,6 +231,7 @@ class HeadRenderer:
             `[B, V, 4]` clip coordinates (y flipped so row 0 is the image's top),
             `[B, V, 4]` shaded rgb and depth (mm) per vertex, and `[B, L, 2]` landmarks in pixels.
         """
+        # tensorflow_graphics is heavy: imported at the first render
         from tensorflow_graphics.rendering import utils as render_utils
         from tensorflow_graphics.rendering.camera import perspective
         from tensorflow_graphics.rendering.reflectance import lambertian
@@ -287,6 +289,7 @@ class HeadRenderer:
             `[B, H, W, 3]` uint8 images, `[B, H, W]` depth (0 off the head;
             None unless `with_depth`) and the `[B, H, W]` bool mask.
         """
+        # tensorflow_graphics is heavy: imported at the first render
         from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
 
         batch = int(clip.shape[0])  # static: the op runs once per image

@@ -17,11 +17,14 @@ Every example's factors are drawn from a generator seeded by
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from headsynth.errors import ConfigError
+from headsynth.core.errors import ConfigError
+from headsynth.data_schemas.features import FACTOR_NAMES
 
 SPLITS = ("train", "eval")
 
@@ -135,32 +138,6 @@ def uniform(low: float, high: float) -> Factor:
 
 
 # The order of factor names fixes the order of draws: never reorder, only append.
-FACTOR_NAMES = (
-    "yaw_deg",
-    "pitch_deg",
-    "roll_deg",
-    "focal_mm",
-    "distance_mm",
-    "shift_x",
-    "shift_y",
-    "light_azimuth_deg",
-    "light_elevation_deg",
-    "light_intensity",
-    "light_r",
-    "light_g",
-    "light_b",
-    "ambient",
-    "background",
-    "bg_scale",
-    "bg_x",
-    "bg_y",
-    "bg_pick",
-    "scalp_hair",
-    "facial_hair",
-    "hair_tone",
-    "sh_strength",
-    "expression_scale",
-)
 
 
 @dataclass(frozen=True)
@@ -301,26 +278,27 @@ def scenario_from_dict(values: dict) -> Scenario:
     return dataclasses.replace(base, name=str(values.get("name", "custom")), **replaced)
 
 
-def get_scenario(name: str) -> Scenario:
+def get_scenario(name: str, key: str = "scenario", files: bool = True) -> Scenario:
     """Returns a registered scenario, or one defined in a `.json` file.
 
-    Raises:
-        ConfigError: naming the known scenarios, or what is wrong with the file.
-    """
-    if name.endswith(".json"):
-        import json
-        from pathlib import Path
+    Args:
+        name: a registered name, or (with `files`) a `.json` scenario file.
+        key: the configuration key the name came from, for the error message.
+        files: whether `.json` files are accepted.
 
+    Raises:
+        ConfigError: naming the key and the known scenarios, or what is wrong with the file.
+    """
+    if files and name.endswith(".json"):
         path = Path(name)
         if not path.exists():
-            raise ConfigError(f"Scenario file {path} does not exist.", "Check rendering.scenario.")
+            raise ConfigError(f"Scenario file {path} does not exist.", f"Check {key}.")
         try:
             values = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"Scenario file {path} is not valid JSON ({error}).") from None
         return scenario_from_dict(values)
     if name not in SCENARIOS:
-        raise ConfigError(
-            f"Unknown scenario {name!r}.", f"Choose one of: {', '.join(SCENARIOS)}, or a .json scenario file."
-        )
+        or_file = ", or a .json scenario file" if files else ""
+        raise ConfigError(f"Unknown {key} {name!r}.", f"Choose one of: {', '.join(SCENARIOS)}{or_file}.")
     return SCENARIOS[name]

@@ -8,13 +8,14 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from headsynth.components.face_model.component import MODEL_FILE
-from headsynth.components.face_model.morphable_model import load_npz
 from headsynth.components.generative.artifact import GenerativeModel
-from headsynth.components.sampling.parameter_store import PARAMETERS_FILE, save_split_parameters
 from headsynth.components.sampling.samplers import GENERATIVE_SAMPLERS, sample_parameters
+from headsynth.config import SamplingConfig
+from headsynth.core.errors import ConfigError
+from headsynth.core.progress import report
 from headsynth.data_schemas.artifacts import FaceModel, Parameters
-from headsynth.errors import ConfigError
-from headsynth.progress import report
+from headsynth.data_schemas.parameter_store import PARAMETERS_FILE, save_split_parameters
+from headsynth.morphable.model import load_npz
 
 
 def _numbers(text: str, what: str) -> list[float]:
@@ -62,11 +63,11 @@ def SampleParameters(
     face_model: InputArtifact[FaceModel],
     parameters: OutputArtifact[Parameters],
     generative_model: InputArtifact[GenerativeModel] = None,
-    sampler: Parameter[str] = "paper_uniform",
-    num_train: Parameter[int] = 1000,
-    num_eval: Parameter[int] = 200,
-    seed: Parameter[int] = 0,
-    scale: Parameter[float] = 1.6,
+    sampler: Parameter[str] = SamplingConfig.sampler,
+    num_train: Parameter[int] = SamplingConfig.num_train,
+    num_eval: Parameter[int] = SamplingConfig.num_eval,
+    seed: Parameter[int] = SamplingConfig.seed,
+    scale: Parameter[float] = SamplingConfig.scale,
     gan_ages: Parameter[str] = "",
     gan_sexes: Parameter[str] = "",
     gmm_components: Parameter[int] = 0,

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.components.generative.store import FittedGenerativeModel
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.data_schemas.parameter_files import load_parameter_file
 
 Sampler = Callable[..., np.ndarray]
 
@@ -108,8 +110,6 @@ def meta_normal(
 
 
 def _fitted_moments(parameter_file: str, width: int) -> tuple[np.ndarray, np.ndarray]:
-    from headsynth.components.sampling.parameter_files import load_parameter_file
-
     vectors = load_parameter_file(parameter_file, width=width, min_rows=2)
     return vectors.mean(axis=0), vectors.std(axis=0, ddof=1)
 
@@ -128,9 +128,7 @@ def fitted_normal(rng: np.random.Generator, count: int, width: int, parameter_fi
     return rng.normal(mean, std, size=(count, width))
 
 
-def _fitted_model(model_dir: str, width: int, target_scale: float, sampler: str):
-    from headsynth.components.generative.store import FittedGenerativeModel
-
+def _fitted_model(model_dir: str, width: int, target_scale: float, sampler: str) -> FittedGenerativeModel:
     if not model_dir:
         raise ConfigError(
             f"Sampler {sampler!r} needs a fitted generative model (option model_dir).",
@@ -201,6 +199,21 @@ SAMPLERS: dict[str, Sampler] = {
 }
 
 
+def get_sampler(name: str, key: str = "sampler") -> Sampler:
+    """Returns a registered sampler.
+
+    Args:
+        name: the sampler's name.
+        key: the configuration key the name came from, for the error message.
+
+    Raises:
+        ConfigError: for an unknown name, listing the known ones.
+    """
+    if name not in SAMPLERS:
+        raise ConfigError(f"Unknown {key} {name!r}.", f"Choose one of: {', '.join(sorted(SAMPLERS))}.")
+    return SAMPLERS[name]
+
+
 def sample_parameters(
     name: str, count: int, width: int, seed: int | list[int], options: dict[str, Any] | None = None
 ) -> np.ndarray:
@@ -212,13 +225,12 @@ def sample_parameters(
         ConfigError: for an unknown sampler, bad options or non-positive sizes.
         ParameterError: if the sampler produced non-finite values.
     """
-    if name not in SAMPLERS:
-        raise ConfigError(f"Unknown sampler {name!r}.", f"Choose one of: {', '.join(sorted(SAMPLERS))}.")
+    sampler = get_sampler(name)
     if count <= 0 or width <= 0:
         raise ConfigError(f"Sample count and width must be positive. Received: count={count}, width={width}.")
     rng = np.random.default_rng(seed)
     try:
-        values = SAMPLERS[name](rng, count, width, **(options or {}))
+        values = sampler(rng, count, width, **(options or {}))
     except TypeError as error:
         raise ConfigError(f"Bad options {options} for sampler {name!r}: {error}.") from None
     values = np.asarray(values, dtype=np.float32)

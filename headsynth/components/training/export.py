@@ -24,9 +24,10 @@ import time
 import keras
 import tensorflow as tf
 
-from headsynth.components.face_model.morphable_model import MorphableModel
+from headsynth.components.training.inputs import decode_images
 from headsynth.data_schemas import features
 from headsynth.models.mesh import MorphableMeshDecoder
+from headsynth.morphable.model import MorphableModel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -69,8 +70,6 @@ def export_serving_model(
         export_dir: the SavedModel directory (TFX's `serving_model_dir`).
         scale: p = scale * sigma * q, for the mesh.
     """
-    from headsynth.components.training.trainer import decode_images
-
     image_size = int(model.input_shape[1])
     num_shape = face_model.shape.num_components
     decoder = MorphableMeshDecoder(face_model, scale, name="mesh_decoder")

@@ -185,6 +185,8 @@ def _check_payload(payload: bytes, input_name: str, index: int) -> None:
                 "Send the encoded image file's bytes."
             )
         return
+    # Heavy optional dependency: TensorFlow (features imports it too), only to check tf.Examples;
+    # a client sending images needs numpy alone.
     from google.protobuf.message import DecodeError
     from tensorflow.core.example import example_pb2
 

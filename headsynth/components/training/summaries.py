@@ -10,23 +10,28 @@ Runs under the log directory:
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
 
-from headsynth.components.face_model.morphable_model import MorphableModel
+from headsynth.components.rendering.renderer import HeadRenderer
+from headsynth.components.rendering.scenarios import get_scenario
+from headsynth.components.training.inputs import make_dataset
+from headsynth.components.training.settings import TrainSettings
+from headsynth.morphable.model import MorphableModel
 
 
-def log_hyperparameters(log_dir: str, settings) -> None:
-    """Writes the training settings to the HParams dashboard (run `hparams`)."""
-    from tensorboard.plugins.hparams import api as hparams_api
-
+def log_hyperparameters(log_dir: str, settings: TrainSettings) -> None:
+    """Writes the training settings, in one level, to the HParams dashboard (run `hparams`)."""
     writer = tf.summary.create_file_writer(os.path.join(log_dir, "hparams"))
     with writer.as_default():
         hparams_api.hparams(
-            {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in asdict(settings).items()}
+            {
+                k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                for k, v in settings.flat_dict().items()
+            }
         )
     writer.flush()
 
@@ -62,9 +67,6 @@ def prediction_panels(
     Renders use scenario "none" (fixed pose, light and gray background) so
     the two renders differ only in q.
     """
-    from headsynth.components.rendering.renderer import HeadRenderer
-    from headsynth.components.rendering.scenarios import get_scenario
-
     images = np.asarray(images, np.float32)
     size = images.shape[1]
     q_pred = model.predict(images, verbose=0)
@@ -87,8 +89,6 @@ def log_prediction_renders(
     step: int,
 ) -> None:
     """Panels of `prediction_panels` for the first `count` eval examples (run `renders`)."""
-    from headsynth.components.training.trainer import make_dataset
-
     dataset = make_dataset(eval_files, face_model.num_parameters, image_size, count, False, repeat=False)
     images, q_true = next(iter(dataset))
     panels = prediction_panels(model, face_model, scale, images.numpy(), q_true.numpy())

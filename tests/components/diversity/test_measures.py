@@ -18,7 +18,7 @@ from headsynth.components.diversity.measures import (
 )
 from headsynth.components.diversity.tables import diversity_tables, measure_sets, text_tables
 from headsynth.components.sampling.samplers import sample_parameters
-from headsynth.errors import ParameterError
+from headsynth.core.errors import ParameterError
 
 
 def test_ks_sum_of_a_sampler_against_itself_is_near_zero_and_against_a_shifted_copy_larger():
@@ -124,8 +124,8 @@ def test_measure_sets_writes_the_tables_and_figures(tmp_path):
 def test_diversity_command_measures_parameter_files(tmp_path, capsys):
     import argparse
 
-    from headsynth.components.diversity.diversity_command import add_arguments, command
-    from headsynth.components.sampling.parameter_files import save_parameter_file
+    from headsynth.cli.diversity_command import add_arguments, command
+    from headsynth.data_schemas.parameter_files import save_parameter_file
 
     rng = np.random.default_rng(0)
     save_parameter_file(

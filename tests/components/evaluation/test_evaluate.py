@@ -9,8 +9,8 @@ from headsynth.components.evaluation.evaluate import (
     squared_errors,
     summarize_errors,
 )
-from headsynth.components.evaluation.figures import violin_statistics
 from headsynth.config import EvaluationConfig
+from headsynth.report.figures import violin_statistics
 
 
 def test_squared_errors_by_hand():
@@ -93,8 +93,9 @@ def test_violin_and_angle_curve_on_tiny_model(evaluated):
 def test_saliency_is_the_input_gradient_of_the_first_parameter(
     trained_regressor, rendered_examples, evaluated
 ):
-    from headsynth.components.evaluation.evaluate import load_example_set
-    from headsynth.components.evaluation.saliency import decode_images, load_keras_regressor, saliency_maps
+    from headsynth.components.evaluation.example_set import load_example_set
+    from headsynth.components.evaluation.saliency import load_keras_regressor, saliency_maps
+    from headsynth.components.rendering.painter import decode_images
 
     folder, _ = trained_regressor
     model = load_keras_regressor(str(folder / "logs" / "regressor.keras"))
@@ -138,9 +139,9 @@ def test_report_identity_and_tensorboard(evaluated):
 
 
 def test_identity_against_the_input_images(evaluated, rendered_examples, small_model, tmp_path):
-    from headsynth.components.evaluation.evaluate import load_example_set
+    from headsynth.components.evaluation.example_set import load_example_set
     from headsynth.components.evaluation.identity_eval import identity_evaluation
-    from headsynth.components.evaluation.saliency import HeadPainter
+    from headsynth.components.rendering.painter import HeadPainter
 
     examples = load_example_set(str(rendered_examples), "eval")
     q_pred = np.load(evaluated[0] / "errors.npz")["q_pred"]

@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from headsynth.components.face_model.bfm import load_bfm2017
-from headsynth.components.face_model.morphable_model import load_model
-from headsynth.errors import ModelFileError
+from headsynth.core.errors import ModelFileError
+from headsynth.morphable.bfm import load_bfm2017
+from headsynth.morphable.loading import load_model
 
 V, K = 10, 4  # vertices and components of the tiny model
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builtin_face_model import geometry as geo
+from builtin_face_model.build import build_builtin_model
 
-from headsynth.components.face_model import builtin_geometry as geo
-from headsynth.components.face_model.builtin import BUILTIN_FILE, build_builtin_model, builtin_model_path
-from headsynth.components.face_model.morphable_model import load_model, load_npz
+from headsynth.morphable.builtin import BUILTIN_FILE, builtin_model_path
+from headsynth.morphable.loading import load_model
+from headsynth.morphable.model import load_npz
 
 TRAITS = ("sex", "age", "skin_tone", "face_width", "nose_size", "brow_thickness", "stubble", "weight")
 

@@ -7,11 +7,12 @@ import argparse
 import numpy as np
 import pytest
 
-from headsynth.components.face_model import inspect_model
+from headsynth.cli import model_command
+from headsynth.components.evaluation import inspect_model
 from headsynth.components.face_model.export import export_mesh
-from headsynth.components.face_model.morphable_model import load_model
 from headsynth.components.sampling.samplers import sample_parameters
-from headsynth.errors import ParameterError
+from headsynth.core.errors import ParameterError
+from headsynth.morphable.loading import load_model
 
 # Meshes -----------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ def test_component_sweep(tmp_path, small_model):
 
 def test_model_command(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    inspect_model.add_model_arguments(parser)
+    model_command.add_arguments(parser)
     args = parser.parse_args(
         [
             "--shape-components",
@@ -185,7 +186,7 @@ def test_model_command(tmp_path, capsys):
         ]
     )
     assert args.source == "builtin" and args.sweep is None
-    assert inspect_model.model_command(args) == 0
+    assert model_command.command(args) == 0
     printed = capsys.readouterr().out
     assert "m = 5 (3 shape + 2 texture)" in printed and "basis orthonormal" in printed
     left, top = inspect_model.label_margins(SIZE)

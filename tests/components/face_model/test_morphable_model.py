@@ -8,13 +8,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from headsynth.components.face_model.morphable_model import (
-    MorphableModel,
-    PcaPart,
-    load_model,
-    load_npz,
-)
-from headsynth.errors import ModelFileError, ParameterError
+from headsynth.core.errors import ModelFileError, ParameterError
+from headsynth.morphable.loading import load_model
+from headsynth.morphable.model import MorphableModel, PcaPart, load_npz
 
 V = 10
 

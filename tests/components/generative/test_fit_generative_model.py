@@ -10,9 +10,9 @@ import pytest
 from headsynth.components.generative.component import fit_from_parameters
 from headsynth.components.generative.sources import population_vectors, realistic_vectors
 from headsynth.components.generative.store import FittedGenerativeModel
-from headsynth.components.sampling.parameter_files import save_parameter_file
 from headsynth.components.sampling.samplers import sample_parameters
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.data_schemas.parameter_files import save_parameter_file
 
 WIDTH = 8  # small_model: 4 shape + 4 texture
 
@@ -135,7 +135,7 @@ def test_pipeline_fits_and_samples_through_tfx(tmp_path):
     from headsynth.components.face_model.component import FaceModel
     from headsynth.components.generative.component import FitGenerativeModel
     from headsynth.components.sampling.component import SampleParameters
-    from headsynth.components.sampling.parameter_store import load_split_parameters
+    from headsynth.data_schemas.parameter_store import load_split_parameters
 
     face = FaceModel(source="builtin", shape_components=2, texture_components=2)
     fit = FitGenerativeModel(face_model=face.outputs["model"], gmm_components="1,2", cgan_variants="")

@@ -15,7 +15,7 @@ from headsynth.components.generative.gmm import (
     save_gmm,
     select_gmm,
 )
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.core.errors import ConfigError, ParameterError
 
 MEANS = np.array([[-3.0, 0.0, 1.0], [3.0, 2.0, -1.0]])
 

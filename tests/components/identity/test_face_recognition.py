@@ -9,7 +9,7 @@ from headsynth.components.identity.embedding import (
     check_backend,
     get_backend,
 )
-from headsynth.errors import HeadsynthError
+from headsynth.core.errors import HeadsynthError
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from headsynth.components.identity.detection import ImageReadError, read_image
-from headsynth.errors import HeadsynthError
+from headsynth.core.errors import HeadsynthError
+from headsynth.core.photos import ImageReadError, read_image
 
 
 def test_odd_photos_are_converted_or_named(tmp_path):

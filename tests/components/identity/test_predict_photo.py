@@ -5,7 +5,7 @@ import json
 import cv2
 import numpy as np
 
-from headsynth.pipeline.cli import main
+from headsynth.cli.main import main
 
 
 def test_predict_astronaut(tmp_path, trained_regressor, capsys):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from headsynth.components.rendering.backgrounds import BUILTIN_PHOTOS, crop_background, load_backgrounds
-from headsynth.errors import ConfigError, DataError
+from headsynth.core.errors import ConfigError, DataError
 
 
 def test_builtin_photographs_load_offline():

@@ -5,8 +5,10 @@ import pytest
 import tensorflow as tf
 from conftest import decode_png, write_model_and_parameters
 
-from headsynth.components.rendering.render_job import RenderJob, read_examples, run_render_job, shard_of
-from headsynth.components.rendering.scenarios import FACTOR_NAMES, SCENARIOS
+from headsynth.components.rendering.render_job import RenderJob, run_render_job
+from headsynth.components.rendering.scenarios import SCENARIOS
+from headsynth.components.rendering.shard_plan import read_examples, shard_of
+from headsynth.data_schemas.features import FACTOR_NAMES
 
 
 def _digests(folder):
@@ -73,7 +75,7 @@ def test_render_summary_and_contact_sheet(rendered_examples):
 
 
 def test_unknown_scenario_fails_before_rendering(tmp_path, small_model):
-    from headsynth.errors import ConfigError
+    from headsynth.core.errors import ConfigError
 
     job = RenderJob("unused.npz", "unused.npz", str(tmp_path / "out"), scenario="sideways")
     with pytest.raises(ConfigError, match="Unknown scenario 'sideways'"):
@@ -113,7 +115,7 @@ def test_each_scenario_stores_in_range_factors_and_optional_maps(tmp_path, small
 
 
 def test_shard_ranges_invert_shard_of():
-    from headsynth.components.rendering.render_job import shard_range
+    from headsynth.components.rendering.shard_plan import shard_range
 
     for count, num_shards in ((10, 3), (7, 7), (100, 8), (5, 1)):
         covered = []
@@ -139,7 +141,7 @@ def test_worker_processes_share_the_cores(monkeypatch, args, expected):
 
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from headsynth.components.rendering.render_job import threads_per_worker
+    from headsynth.components.rendering.worker_tuning import threads_per_worker
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert threads_per_worker(PipelineOptions(args)) == (4 if expected == "half" else expected)
@@ -149,8 +151,6 @@ def test_worker_processes_keep_freed_memory():
     import subprocess
     import sys
 
-    probe = (
-        "from headsynth.components.rendering.render_job import keep_freed_memory; print(keep_freed_memory())"
-    )
+    probe = "from headsynth.components.rendering.worker_tuning import keep_freed_memory; print(keep_freed_memory())"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "True", result.stderr[-2000:]

@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 from headsynth.components.rendering import rasterizer
-from headsynth.components.rendering.render_job import encode_png
+from headsynth.components.rendering.codecs import encode_png
 from headsynth.components.rendering.renderer import HeadRenderer, is_closed_mesh, signed_volume
 from headsynth.components.rendering.scenarios import get_scenario
-from headsynth.errors import RasterizerUnavailable
+from headsynth.core.errors import RasterizerUnavailable
 
 TETRAHEDRON = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
 # Counter-clockwise seen from outside.
@@ -190,7 +190,7 @@ def test_model_matmuls_run_on_one_blas_thread(small_model, monkeypatch):
     """OpenBLAS's idle threads spin after each call and take a core from TensorFlow or another worker."""
     import threadpoolctl
 
-    from headsynth.components.face_model.morphable_model import MorphableModel
+    from headsynth.morphable.model import MorphableModel
 
     threads_seen = []
     vertices = MorphableModel.vertices

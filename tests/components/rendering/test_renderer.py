@@ -114,7 +114,7 @@ def test_sh_light_brightens_and_hair_darkens(renderer, small_model):
 def test_expression_moves_vertices_only_when_the_model_has_one(small_model):
     import dataclasses
 
-    from headsynth.components.face_model.morphable_model import PcaPart
+    from headsynth.morphable.model import PcaPart
 
     without = dataclasses.replace(small_model, expression=None)
     renderer = HeadRenderer(without, 32)

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from headsynth.components.rendering.scenarios import (
-    FACTOR_NAMES,
     SCENARIOS,
     Factor,
     get_scenario,
     sample_lighting_and_expression,
     scenario_from_dict,
 )
-from headsynth.errors import ConfigError
+from headsynth.core.errors import ConfigError
+from headsynth.data_schemas.features import FACTOR_NAMES
 
 
 def test_paper_scenarios_differ_in_one_kind_of_variability_at_a_time():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from headsynth.components.sampling.parameter_files import (
+from headsynth.core.errors import ParameterError
+from headsynth.data_schemas.parameter_files import (
     load_labelled_parameter_file,
     load_parameter_file,
     save_parameter_file,
 )
-from headsynth.errors import ParameterError
 
 VECTORS = np.arange(12, dtype=np.float64).reshape(4, 3) / 4.0 - 1.0
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from headsynth.components.sampling import samplers
-from headsynth.components.sampling.parameter_files import save_parameter_file
 from headsynth.components.sampling.samplers import SAMPLERS, sample_parameters
-from headsynth.errors import ConfigError, ParameterError
+from headsynth.core.errors import ConfigError, ParameterError
+from headsynth.data_schemas.parameter_files import save_parameter_file
 
 COUNT, WIDTH = 200_000, 10
 

@@ -11,16 +11,20 @@ def test_rerun_with_op_determinism_gives_identical_weights(tmp_path, rendered_ex
     script = textwrap.dedent(
         f"""
         import hashlib
-        from headsynth.components.face_model.morphable_model import load_npz
-        from headsynth.components.training.trainer import TrainSettings, train_regressor
+        from headsynth.morphable.model import load_npz
+        from headsynth.components.training.fit import train_regressor
+        from headsynth.components.training.settings import TrainSettings
+        from headsynth.config import TrainingConfig
 
         digests = []
         for attempt in range(2):
             out = {str(tmp_path)!r} + f"/run{{attempt}}"
             train_regressor({str(rendered_examples / "Split-train" / "*")!r}, {str(rendered_examples / "Split-eval" / "*")!r},
                             load_npz({str(tmp_path / "model.npz")!r}),
-                            TrainSettings(batch_size=8, train_steps=10, eval_steps=1, steps_per_epoch=5, image_size=32,
-                                          backbone="tiny_cnn", log_renders=0, deterministic=True),
+                            TrainSettings(training=TrainingConfig(batch_size=8, train_steps=10, eval_steps=1,
+                                                                  steps_per_epoch=5, backbone="tiny_cnn",
+                                                                  log_renders=0, deterministic=True),
+                                          image_size=32),
                             out + "/serving", out + "/logs")
             import keras
             model = keras.models.load_model(out + "/logs/regressor.keras")

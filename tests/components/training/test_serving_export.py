@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from headsynth.components.face_model.morphable_model import load_npz
-from headsynth.components.rendering.render_job import read_examples
+from headsynth.components.rendering.shard_plan import read_examples
 from headsynth.components.training.export import export_for_tf_serving
 from headsynth.components.training.serving_request import build_request, format_response, parse_request
+from headsynth.morphable.model import load_npz
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,24 @@
 import dataclasses
 import json
+import types
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from headsynth.components.training.trainer import (
+from headsynth.components.training.fit import train_regressor
+from headsynth.components.training.inputs import make_dataset
+from headsynth.components.training.model import (
     CaffeInvDecay,
-    TrainSettings,
     build_regressor,
-    make_dataset,
     make_optimizer,
     make_strategy,
-    rendered_scale,
-    train_regressor,
 )
+from headsynth.components.training.settings import TrainSettings
+from headsynth.components.training.trainer import rendered_scale, settings_from_fn_args
 from headsynth.config import TrainingConfig, get_preset, validate
-from headsynth.errors import ConfigError
+from headsynth.core.errors import ConfigError
 from headsynth.models.backbones import build_backbone
 from headsynth.models.regressor import squared_euclidean_loss
 
@@ -38,17 +39,17 @@ def test_inv_schedule_round_trips_its_config():
 
 
 def test_paper_optimizer_is_sgd_momentum_on_the_inv_schedule():
-    settings = TrainSettings(
+    training = TrainingConfig(
         optimizer="sgd", base_learning_rate=1e-4, lr_gamma=0.1, lr_power=0.75, momentum=0.9
     )
-    optimizer = make_optimizer(settings)
+    optimizer = make_optimizer(training)
     assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.momentum == 0.9
     for step in (0, 7, 5000):
         optimizer.iterations.assign(step)
         assert float(np.asarray(optimizer.learning_rate)) == pytest.approx(
             1e-4 * (1 + 0.1 * step) ** -0.75, rel=1e-5
         )
-    assert isinstance(make_optimizer(dataclasses.replace(settings, optimizer="adam")), keras.optimizers.Adam)
+    assert isinstance(make_optimizer(dataclasses.replace(training, optimizer="adam")), keras.optimizers.Adam)
 
 
 def test_loss_is_squared_euclidean_distance():
@@ -87,11 +88,11 @@ def test_training_writes_tensorboard_logs_checkpoints_and_result(trained_regress
     assert "epoch_loss" in tags["validation"]
     assert {"_hparams_/session_start_info", "hparams/val_loss"} <= tags["hparams"]
     assert "training_inputs" in tags["inputs"]
-    settings = TrainSettings()  # the fixture's schedule: the config's defaults
+    training = TrainingConfig()  # the fixture's schedule: the config's defaults
     logged = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in runs["train"].Tensors("learning_rate")}
     assert 12 in logged and len(logged) >= 3
     for step, value in logged.items():
-        expected = settings.base_learning_rate * (1 + settings.lr_gamma * step) ** -settings.lr_power
+        expected = training.base_learning_rate * (1 + training.lr_gamma * step) ** -training.lr_power
         assert value == pytest.approx(expected, rel=1e-5)
     assert "eval/input_predicted_true" in tags["renders"]
     assert (out / "logs" / "checkpoints" / "latest.weights.h5").exists()
@@ -139,18 +140,20 @@ def test_prediction_panels_show_input_prediction_and_truth(trained_regressor, sm
 
 def train_tiny(tmp_path, rendered_examples, small_model, **overrides):
     settings = TrainSettings(
-        **{
-            **dict(
-                batch_size=8,
-                train_steps=5,
-                eval_steps=1,
-                steps_per_epoch=3,
-                image_size=32,
-                backbone="tiny_cnn",
-                log_renders=0,
-            ),
-            **overrides,
-        }
+        training=TrainingConfig(
+            **{
+                **dict(
+                    batch_size=8,
+                    train_steps=5,
+                    eval_steps=1,
+                    steps_per_epoch=3,
+                    backbone="tiny_cnn",
+                    log_renders=0,
+                ),
+                **overrides,
+            }
+        ),
+        image_size=32,
     )
     result = train_regressor(
         str(rendered_examples / "Split-train" / "*"),
@@ -185,9 +188,9 @@ def test_frozen_stem_keeps_its_weights_while_the_head_learns(
     for before, after in zip(stem.get_weights(), model.backbone.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)  # kernels, gamma/beta and moving statistics alike
     # The head starts from the same seeded initial values in a fresh build, so any difference is training's.
-    keras.utils.set_random_seed(settings.seed)
+    keras.utils.set_random_seed(settings.training.seed)
     initial = build_regressor(settings, small_model.num_parameters)
-    keras.utils.set_random_seed(settings.seed)
+    keras.utils.set_random_seed(settings.training.seed)
     assert all(
         np.array_equal(a, b)
         for a, b in zip(
@@ -254,14 +257,33 @@ def test_config_validates_training_fields(training, message):
         validate(config)
 
 
-def test_train_settings_extend_the_config_and_read_the_rendered_scale(rendered_examples):
-    assert set(TrainingConfig.__dataclass_fields__) < set(TrainSettings.__dataclass_fields__)
+def test_train_settings_round_trip_and_read_the_rendered_scale(rendered_examples):
+    settings = TrainSettings(
+        training=TrainingConfig(backbone="tiny_cnn", batch_size=8, stem_mode="frozen"),
+        image_size=32,
+        scale=1.2,
+    )
+    values = json.loads(json.dumps(settings.to_dict()))  # TFX passes custom_config as JSON
+    assert TrainSettings.from_dict({**values, "backup_root": "/backups", "unknown": 1}) == settings
+    assert list(settings.flat_dict()) == [*TrainingConfig.__dataclass_fields__, "image_size", "scale"]
     assert TrainSettings.from_dict({"scale": 1.2, "unknown": 1}).scale == 1.2
     assert rendered_scale(str(rendered_examples)) == pytest.approx(1.6)
 
 
+def test_run_fn_settings_take_the_trainer_steps_and_the_rendered_scale(rendered_examples):
+    fn_args = types.SimpleNamespace(
+        custom_config={**TrainSettings(scale=1.2).replace(batch_size=8).to_dict(), "backup_root": "/backups"},
+        train_steps=7,
+        eval_steps=2,
+        train_files=[str(rendered_examples / "Split-train" / "*")],
+    )
+    settings = settings_from_fn_args(fn_args)
+    assert (settings.training.train_steps, settings.training.eval_steps) == (7, 2)
+    assert settings.training.batch_size == 8 and settings.scale == pytest.approx(1.6)
+
+
 def test_regressor_config_round_trip_and_validation():
-    settings = TrainSettings(image_size=32, backbone="tiny_cnn")
+    settings = TrainSettings(training=TrainingConfig(backbone="tiny_cnn"), image_size=32)
     model = build_regressor(settings, 6)
     clone = model.__class__.from_config(model.get_config())
     assert clone.count_params() == model.count_params()

@@ -7,17 +7,18 @@ import sys
 import textwrap
 import time
 
-from headsynth.components.training.trainer import TrainSettings, train_regressor
+from headsynth.components.training.fit import train_regressor
+from headsynth.components.training.settings import TrainSettings
+from headsynth.config import TrainingConfig
 
 
 def test_killed_training_resumes_from_the_last_backup(tmp_path, rendered_examples, small_model):
     small_model.save_npz(tmp_path / "model.npz")
-    settings = dict(
+    training = dict(
         batch_size=8,
         train_steps=60,
         eval_steps=1,
         steps_per_epoch=10,
-        image_size=32,
         backbone="tiny_cnn",
         log_renders=0,
     )
@@ -31,13 +32,16 @@ def test_killed_training_resumes_from_the_last_backup(tmp_path, rendered_example
     script = textwrap.dedent(
         f"""
         import time, keras
-        from headsynth.components.face_model.morphable_model import load_npz
-        from headsynth.components.training.trainer import TrainSettings, train_regressor
+        from headsynth.morphable.model import load_npz
+        from headsynth.components.training.fit import train_regressor
+        from headsynth.components.training.settings import TrainSettings
+        from headsynth.config import TrainingConfig
 
         # Slow each step down (at Keras' callback) so the tiny run can be killed midway.
         keras.callbacks.BackupAndRestore.on_train_batch_begin = lambda self, batch, logs=None: time.sleep(0.03)
         train_regressor({paths["train"]!r}, {paths["eval"]!r}, load_npz({str(tmp_path / "model.npz")!r}),
-                        TrainSettings(**{settings!r}), {paths["serving"]!r}, {paths["logs"]!r},
+                        TrainSettings(training=TrainingConfig(**{training!r}), image_size=32),
+                        {paths["serving"]!r}, {paths["logs"]!r},
                         backup_dir={paths["backup"]!r})
         """
     )
@@ -60,7 +64,7 @@ def test_killed_training_resumes_from_the_last_backup(tmp_path, rendered_example
         paths["train"],
         paths["eval"],
         small_model,
-        TrainSettings(**settings),
+        TrainSettings(training=TrainingConfig(**training), image_size=32),
         paths["serving"],
         paths["logs"],
         backup_dir=paths["backup"],

@@ -1,0 +1,94 @@
+"""`headsynth study variability|samplers --preset quickstart`: the studies, their tables and reports.
+
+    headsynth study variability --preset quickstart [--out DIR] [--set section.key=value ...] [--beam-arg ARG ...]
+    headsynth study samplers --preset quickstart [--out DIR] [--set section.key=value ...] [--beam-arg ARG ...]
+
+The variability study (`headsynth/study/variability.py`) trains one network
+per scenario and evaluates each on every scenario; the samplers study
+(`headsynth/study/samplers.py`) trains one network per parameter sampler. A
+study's size comes from the preset (sampling, rendering, training) and its
+`evaluation` section (study_scenarios, study_num_test, saliency_examples,
+identity_*) or `generative.study_*` keys. A rerun with the same configuration
+reuses the finished stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from headsynth.cli.arguments import add_beam_arg_option, add_config_arguments, resolve_config
+from headsynth.components.diversity.tables import text_tables
+from headsynth.config import HeadsynthConfig
+from headsynth.core.logs import quiet_logging
+from headsynth.core.progress import report
+from headsynth.report.values import fmt
+
+STUDIES = ("variability", "samplers")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", choices=STUDIES, help="which study (variability: the paper's experiment)")
+    add_config_arguments(parser, "evaluation.study_scenarios=none,all")
+    add_beam_arg_option(parser)
+    parser.add_argument("--out", default=None, help="output folder (default: runs/study-<preset>)")
+    parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+
+
+def command(args: argparse.Namespace) -> int:
+    config = resolve_config(args)
+    if args.show_config:
+        print(config.to_json())
+        return 0
+    if args.study == "samplers":
+        return samplers_command(config, args.out)
+    return variability_command(config, args.out)
+
+
+def variability_command(config: HeadsynthConfig, out: str | None) -> int:
+    """Runs the variability study and prints the train x test matrix and the identity scores."""
+    # TensorFlow and the renderer load only when a study runs, so `headsynth --help` stays fast.
+    from headsynth.study.variability import run_variability_study
+
+    output_dir = os.path.abspath(out or os.path.join("runs", f"study-{config.preset}"))
+    quiet_logging()
+    report("headsynth", f"variability study, preset {config.preset!r}, into {output_dir}")
+    result = run_variability_study(config, output_dir)
+    print(f"\nheadsynth study variability ({config.preset}) finished in {result.seconds['total']:.0f} s\n")
+    print("Mean squared error on q, 95% CI (rows: trained on; columns: tested on)")
+    print(result.table())
+    if result.identity:
+        print(f"\nIdentity score ({result.identity['backend']}) on {result.identity['test_scenario']!r}:")
+        for row in result.identity["table"]:
+            print(
+                f"  {row['network']:<10} score {fmt(row['score']['mean'])} (rank {fmt(row['rank'], 2)}), "
+                f"corrected {fmt(row['corrected_score']['mean'])} (rank {fmt(row['corrected_rank'], 2)})"
+            )
+    print(f"\nResults: {os.path.join(output_dir, 'study.json')}")
+    print(f"TensorBoard: headsynth tensorboard {output_dir}")
+    print(f"Report: {result.report}")
+    return 0
+
+
+def samplers_command(config: HeadsynthConfig, out: str | None) -> int:
+    """Runs the samplers study and prints Table 6.6 and the diversity tables."""
+    # TensorFlow and the renderer load only when a study runs, so `headsynth --help` stays fast.
+    from headsynth.study.samplers_run import run_sampler_study
+
+    output_dir = os.path.abspath(out or os.path.join("runs", f"study-samplers-{config.preset}"))
+    quiet_logging()
+    report("headsynth", f"samplers study, preset {config.preset!r}, into {output_dir}")
+    result = run_sampler_study(config, output_dir)
+    plan = result.plan
+    print(f"\nheadsynth study samplers ({config.preset}) finished in {result.seconds['total']:.0f} s\n")
+    print(
+        f"{len(plan.entries)} networks ({plan.backbone}, {plan.train_steps} steps, "
+        f"{plan.num_train} training renders each, scenario {plan.scenario}) on the same "
+        f"{result.evaluation['test_examples']} test renders of {plan.test_identities} held-out realistic "
+        "identities; q in units of sigma."
+    )
+    print(result.table())
+    print("\n" + text_tables(result.diversity["summaries"]))
+    print(f"\nResults: {os.path.join(output_dir, 'study.json')}")
+    print(f"Report: {result.report}")
+    return 0

@@ -1,0 +1,323 @@
+"""Training the regressor without TFX: `train_regressor`, its callbacks and its backups.
+
+Per run: the tf.data input of `inputs`, the model, schedule, optimizer and
+strategy of `model`, Keras' fit with checkpoints, TensorBoard logs and
+backups, then the logs of `summaries` and the SavedModel of `export`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from headsynth.components.training import summaries
+from headsynth.components.training.export import export_serving_model
+from headsynth.components.training.inputs import (
+    cached_dataset,
+    compute_stem_features,
+    make_dataset,
+    naming_corrupt_shards,
+    training_mean_image,
+)
+from headsynth.components.training.model import (
+    build_regressor,
+    input_preprocessing,
+    make_optimizer,
+    make_schedule,
+    make_strategy,
+)
+from headsynth.components.training.settings import TrainSettings
+from headsynth.config import TrainingConfig
+from headsynth.models.regressor import ParameterRegressor, squared_euclidean_loss
+from headsynth.morphable.model import MorphableModel
+
+# --- Callbacks ------------------------------------------------------------------------------------
+
+
+class _StepCounter(keras.callbacks.Callback):
+    """Counts optimiser steps on the host: reading `optimizer.iterations` every batch would sync the device."""
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+
+
+class StopAtStep(_StepCounter):
+    """Stops training after exactly `steps` optimiser steps (the last epoch may be short)."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step >= self.steps:
+            self.model.stop_training = True
+
+
+class LearningRateLogger(_StepCounter):
+    """Writes the learning rate to TensorBoard (run `train`) every `every` steps and at epoch ends."""
+
+    def __init__(
+        self, log_dir: str, every: int, schedule: keras.optimizers.schedules.LearningRateSchedule
+    ) -> None:
+        super().__init__()
+        self._writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+        self._every = max(1, every)
+        self._schedule = schedule
+
+    def _write(self) -> None:
+        with self._writer.as_default(step=self.step):
+            tf.summary.scalar("learning_rate", float(self._schedule(self.step)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step % self._every == 0:
+            self._write()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write()
+        self._writer.flush()
+
+
+# --- Backups --------------------------------------------------------------------------------------
+
+
+def backed_up_epochs(backup_dir: str) -> int:
+    """Epochs completed by the backup in `backup_dir` (0 when there is none)."""
+    state = os.path.join(backup_dir, "training_metadata.json")
+    if not tf.io.gfile.exists(state):
+        return 0
+    with tf.io.gfile.GFile(state) as f:
+        return int(json.load(f).get("epoch", 0))
+
+
+def backup_dir_for(backup_root: str, train_files: list[str], settings: TrainSettings) -> str:
+    """A backup folder that is the same for the same data and settings, across TFX executions."""
+    key = json.dumps({"files": sorted(train_files), "settings": settings.flat_dict()}, sort_keys=True)
+    return os.path.join(backup_root, hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+# --- Training -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """How `train_steps` are cut into Keras epochs.
+
+    Attributes:
+        steps_per_epoch: steps between validation and checkpoint passes.
+        epochs: enough epochs for `train_steps` (`StopAtStep` ends the last one early).
+        update_freq: steps between TensorBoard and learning-rate log points.
+    """
+
+    steps_per_epoch: int
+    epochs: int
+    update_freq: int
+
+    @classmethod
+    def of(cls, training: TrainingConfig) -> EpochPlan:
+        steps_per_epoch = min(training.steps_per_epoch, training.train_steps)
+        return cls(
+            steps_per_epoch=steps_per_epoch,
+            epochs=math.ceil(training.train_steps / steps_per_epoch),
+            update_freq=max(1, steps_per_epoch // 10),
+        )
+
+
+def make_callbacks(
+    training: TrainingConfig, plan: EpochPlan, log_dir: str, backup_dir: str | None
+) -> list[keras.callbacks.Callback]:
+    """Backups (with `backup_dir`), TensorBoard, learning-rate logs, checkpoints and the step limit."""
+    checkpoint_name = "head_latest.weights.h5" if training.cache_stem_features else "latest.weights.h5"
+    return [
+        # First: it restores the optimizer's step count that the step counters below read.
+        # double_checkpoint keeps the previous backup in case a kill lands mid-write.
+        *(
+            [keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", double_checkpoint=True)]
+            if backup_dir
+            else []
+        ),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=plan.update_freq),
+        LearningRateLogger(log_dir, plan.update_freq, make_schedule(training)),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(log_dir, "checkpoints", checkpoint_name), save_weights_only=True
+        ),
+        StopAtStep(training.train_steps),
+    ]
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What Keras' fit trains on: the whole regressor on images, or its head on cached stem features."""
+
+    fitted: keras.Model
+    train: tf.data.Dataset
+    eval: tf.data.Dataset
+    validation_steps: int | None
+
+
+def fit_inputs(
+    model: ParameterRegressor,
+    settings: TrainSettings,
+    train_files: str | list[str],
+    num_parameters: int,
+    train_ds: tf.data.Dataset,
+    eval_ds: tf.data.Dataset,
+) -> FitInputs:
+    """The model to fit and its data; with `cache_stem_features`, the head on the frozen stem's features.
+
+    Raises:
+        ValueError: for `cache_stem_features` without a frozen stem.
+    """
+    training = settings.training
+    if not training.cache_stem_features:
+        return FitInputs(model, train_ds, eval_ds, training.eval_steps)
+    if training.stem_mode != "frozen":
+        raise ValueError(
+            f"`cache_stem_features` needs a frozen stem. Received: stem_mode={training.stem_mode!r}"
+        )
+    # A frozen stem maps each example to the same features every epoch: compute them once.
+    train_cache = compute_stem_features(
+        model,
+        make_dataset(
+            train_files, num_parameters, settings.image_size, training.batch_size, False, repeat=False
+        ),
+    )
+    eval_cache = compute_stem_features(model, eval_ds.take(training.eval_steps))
+    return FitInputs(
+        model.head_model,
+        cached_dataset(train_cache, training.batch_size, training.seed, train=True),
+        cached_dataset(eval_cache, training.batch_size, training.seed, train=False),
+        None,
+    )
+
+
+def prepare_model(
+    settings: TrainSettings,
+    strategy: tf.distribute.Strategy,
+    train_files: str | list[str],
+    num_parameters: int,
+) -> tuple[ParameterRegressor, keras.optimizers.Optimizer]:
+    """The regressor (its mean image from the data unless pretrained weights fix the input) and its optimizer."""
+    training = settings.training
+    with strategy.scope():
+        model = build_regressor(settings, num_parameters)
+        if input_preprocessing(training) is None:
+            model.preprocess.mean_image.assign(
+                training_mean_image(train_files, num_parameters, settings.image_size, training.batch_size)
+            )
+        return model, make_optimizer(training)
+
+
+def training_result(
+    history: keras.callbacks.History,
+    optimizer: keras.optimizers.Optimizer,
+    model: ParameterRegressor,
+    resumed_from_step: int,
+) -> dict:
+    """Final losses, steps trained (and resumed from), and trainable / total parameter counts."""
+    return {
+        "train_loss": float(history.history["loss"][-1]),
+        "val_loss": float(history.history["val_loss"][-1]),
+        "train_steps": int(optimizer.iterations.numpy()),
+        "resumed_from_step": resumed_from_step,
+        "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "parameters": int(model.count_params()),
+    }
+
+
+def write_outputs(
+    model: ParameterRegressor,
+    face_model: MorphableModel,
+    settings: TrainSettings,
+    result: dict,
+    eval_files: str | list[str],
+    serving_model_dir: str,
+    log_dir: str,
+) -> None:
+    """Final TensorBoard logs, the SavedModel, `regressor.keras` and `training_result.json`."""
+    steps = result["train_steps"]
+    summaries.log_final_metrics(log_dir, result, steps)
+    if settings.training.log_renders:
+        summaries.log_prediction_renders(
+            log_dir,
+            model,
+            face_model,
+            settings.scale,
+            eval_files,
+            settings.image_size,
+            settings.training.log_renders,
+            steps,
+        )
+    export_serving_model(model, face_model, serving_model_dir, scale=settings.scale)
+    model.save(os.path.join(log_dir, "regressor.keras"))  # the Keras model, for fine-tuning and tests
+    tf.io.gfile.makedirs(log_dir)
+    with tf.io.gfile.GFile(os.path.join(log_dir, "training_result.json"), "w") as f:
+        f.write(json.dumps(result, indent=2))
+
+
+def train_regressor(
+    train_files: str | list[str],
+    eval_files: str | list[str],
+    face_model: MorphableModel,
+    settings: TrainSettings,
+    serving_model_dir: str,
+    log_dir: str,
+    backup_dir: str | None = None,
+) -> dict:
+    """Trains the regressor, writes TensorBoard logs and checkpoints, and exports the SavedModel.
+
+    Writes under `log_dir`: TensorBoard runs `train`, `validation`, `hparams`
+    and `renders`; `checkpoints/`; `regressor.keras` (the Keras model) and
+    `training_result.json`.
+
+    With `backup_dir`, the model and optimizer state are backed up at every
+    epoch end; a run killed midway and started again with the same
+    `backup_dir` resumes from the last backup (Keras' BackupAndRestore), and
+    the backup is deleted when training completes.
+
+    Returns:
+        Final training and validation loss, steps trained, and trainable /
+        total parameter counts.
+    """
+    training = settings.training
+    keras.utils.set_random_seed(training.seed)
+    if training.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(training.distribution)
+    m, size, batch_size = face_model.num_parameters, settings.image_size, training.batch_size
+    train_ds = make_dataset(train_files, m, size, batch_size, True, training.seed)
+    eval_ds = make_dataset(eval_files, m, size, batch_size, False, training.seed)
+    model, optimizer = prepare_model(settings, strategy, train_files, m)
+    summaries.log_hyperparameters(log_dir, settings)
+    summaries.log_input_images(log_dir, eval_ds)
+
+    plan = EpochPlan.of(training)
+    resumed_from_step = backed_up_epochs(backup_dir) * plan.steps_per_epoch if backup_dir else 0
+    callbacks = make_callbacks(training, plan, log_dir, backup_dir)
+    inputs = fit_inputs(model, settings, train_files, m, train_ds, eval_ds)
+    with strategy.scope():
+        inputs.fitted.compile(optimizer=optimizer, loss=squared_euclidean_loss)
+    with naming_corrupt_shards(train_files, eval_files):
+        history = inputs.fitted.fit(
+            inputs.train,
+            epochs=plan.epochs,
+            steps_per_epoch=plan.steps_per_epoch,
+            validation_data=inputs.eval,
+            validation_steps=inputs.validation_steps,
+            callbacks=callbacks,
+            verbose=2,
+        )
+    result = training_result(history, optimizer, model, resumed_from_step)
+    write_outputs(model, face_model, settings, result, eval_files, serving_model_dir, log_dir)
+    return result

@@ -1,0 +1,128 @@
+"""Named presets: `ci` (seconds), `quickstart` (CPU minutes), `paper` and `thesis` (the sources' scale, GPU)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from headsynth.config.schema import (
+    EvaluationConfig,
+    FaceModelConfig,
+    GenerativeConfig,
+    HeadsynthConfig,
+    RenderConfig,
+    SamplingConfig,
+    TrainingConfig,
+)
+from headsynth.core.errors import ConfigError
+
+
+def ci_preset() -> HeadsynthConfig:
+    """Tiny: the whole pipeline in about half a minute, still beating the naive predictor."""
+    return HeadsynthConfig(
+        preset="ci",
+        face_model=FaceModelConfig(shape_components=4, texture_components=4),
+        sampling=SamplingConfig(num_train=256, num_eval=64),
+        rendering=RenderConfig(scenario="angle", image_size=32, batch_size=32, num_shards=2),
+        training=TrainingConfig(
+            backbone="tiny_cnn", batch_size=16, train_steps=200, eval_steps=4, steps_per_epoch=50
+        ),
+        evaluation=EvaluationConfig(saliency_examples=2, identity_examples=6, identity_image_size=128),
+        generative=GenerativeConfig(
+            gmm_components=(1, 2, 4),
+            cgan_steps=50,
+            study_gmm_components=(1, 4),
+            study_num_train=64,
+            study_train_steps=20,
+            study_test_identities=12,
+            study_renders_per_identity=1,
+        ),
+    )
+
+
+def quickstart_preset() -> HeadsynthConfig:
+    """A few minutes on 2 CPU cores, with numbers that mean something."""
+    return HeadsynthConfig(
+        preset="quickstart",
+        face_model=FaceModelConfig(shape_components=8, texture_components=8),
+        sampling=SamplingConfig(num_train=4000, num_eval=500),
+        rendering=RenderConfig(scenario="angle", image_size=64, batch_size=32, num_shards=4),
+        training=TrainingConfig(batch_size=32, train_steps=2000, steps_per_epoch=250),
+        evaluation=EvaluationConfig(saliency_examples=4, identity_examples=48),
+        # The samplers study trains 8 networks: fewer examples and steps each, a tiny CNN.
+        generative=GenerativeConfig(study_num_train=2500, study_train_steps=2000, study_backbone="tiny_cnn"),
+    )
+
+
+def paper_preset() -> HeadsynthConfig:
+    """The paper's scale: ~200k images at 224x224, ResNet-50, 1M SGD steps (GPU)."""
+    return HeadsynthConfig(
+        preset="paper",
+        face_model=FaceModelConfig(shape_components=18, texture_components=18),
+        sampling=SamplingConfig(num_train=200_000, num_eval=2000),
+        rendering=RenderConfig(
+            scenario="all",
+            image_size=224,
+            batch_size=64,
+            num_shards=256,
+            beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
+        ),
+        training=TrainingConfig(
+            # The paper fine-tunes Caffe's ImageNet ResNet-50: weights through Keras
+            # when online, or --set training.stem_weights=/path/to/weights.
+            backbone="resnet50",
+            stem_weights="imagenet",
+            head="linear",
+            optimizer="sgd",
+            base_learning_rate=1e-4,
+            lr_gamma=0.1,
+            lr_power=0.75,
+            batch_size=32,
+            train_steps=1_000_000,
+            eval_steps=100,
+            steps_per_epoch=10_000,
+        ),
+        evaluation=EvaluationConfig(saliency_examples=4, identity_examples=500),
+    )
+
+
+def thesis_preset() -> HeadsynthConfig:
+    """The thesis's regressor: a frozen ImageNet WRN-50-2 stem, 3x200 leaky-ReLU head, tanh output."""
+    paper = paper_preset()
+    return dataclasses.replace(
+        paper,
+        preset="thesis",
+        face_model=FaceModelConfig(shape_components=40, texture_components=40),
+        sampling=SamplingConfig(num_train=100_000, num_eval=2000, sampler="naive_normal", scale=1.0),
+        rendering=dataclasses.replace(paper.rendering, scenario="none"),
+        training=dataclasses.replace(
+            paper.training,
+            backbone="wide_resnet50_2",
+            head="mlp",
+            stem_mode="frozen",
+            cache_stem_features=True,
+            optimizer="adam",
+            base_learning_rate=1e-4,
+            lr_gamma=0.0,
+            train_steps=200_000,
+        ),
+    )
+
+
+PRESETS: dict[str, Callable[[], HeadsynthConfig]] = {
+    "ci": ci_preset,
+    "quickstart": quickstart_preset,
+    "paper": paper_preset,
+    "thesis": thesis_preset,
+}
+
+
+def get_preset(name: str) -> HeadsynthConfig:
+    """Returns the named preset.
+
+    Raises:
+        ConfigError: if no preset has that name.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"Unknown preset {name!r}.", f"Choose one of: {', '.join(sorted(PRESETS))}.")
+    return PRESETS[name]()

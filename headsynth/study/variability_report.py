@@ -1,0 +1,110 @@
+"""The variability study's self-contained HTML report: the train x test matrix, the figures, the identity table."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from headsynth.components.evaluation.run_report import add_identity_section
+from headsynth.config import HeadsynthConfig
+from headsynth.report.html import HtmlReport, format_ci
+from headsynth.study.variability_result import StudyResult
+
+FILES = (
+    "  study.json                 the matrix with CIs, identity table, timings\n"
+    "  evaluation/errors.npz      per-example errors (<net>__on__<test>, naive__on__<test>, yaw__<test>)\n"
+    "  nets/<scenario>/serving/   the SavedModels (headsynth predict PHOTO --model nets/<scenario>)\n"
+    "  nets/<scenario>/logs/      TensorBoard logs, regressor.keras\n"
+    "  tensorboard/               the matrix and figures (headsynth tensorboard <study folder>)"
+)
+
+
+def write_study_report(
+    result: StudyResult, config: HeadsynthConfig, training: dict, data_dirs: dict[str, str]
+) -> str:
+    """Writes `report.html` in the study folder; returns its path."""
+    eval_dir = os.path.join(result.out_dir, "evaluation")
+    report = HtmlReport(f"Variability study ({config.preset})")
+    report.paragraph(summary_text(result, config))
+    add_matrix_section(report, result)
+    for name in ("error_violins.png", "error_vs_yaw.png", "saliency.png"):
+        if name in result.figures:
+            report.image(os.path.join(eval_dir, name), result.figures[name])
+    if result.identity:
+        add_identity_section(report, result.identity, eval_dir)
+        report.paragraph(
+            f"Identity scores are measured on the test scenario {result.identity['test_scenario']}."
+        )
+    add_training_section(report, result, training)
+    report.heading("Training data")
+    for scenario in result.scenarios:
+        report.image(
+            os.path.join(data_dirs[scenario], f"contact_sheet_{scenario}.png"),
+            f"The first training examples of scenario {scenario}.",
+        )
+    report.heading("Files")
+    report.preformatted(f"study folder: {result.out_dir}\n{FILES}")
+    return report.write(os.path.join(result.out_dir, "report.html"))
+
+
+def summary_text(result: StudyResult, config: HeadsynthConfig) -> str:
+    """The opening paragraph: what was trained on what, and evaluated on what."""
+    num_test = result.naive[result.scenarios[0]]["count"]
+    size, training = config.rendering.image_size, config.training
+    return (
+        f"One network per training scenario ({', '.join(result.scenarios)}), each trained on "
+        f"{config.sampling.num_train} renders at {size}x{size} "
+        f"for {training.train_steps} steps ({training.backbone}, {training.head} head, "
+        f"{training.optimizer}), and evaluated on the same {num_test} test examples of every scenario "
+        f"(parameters q ~ {config.sampling.sampler}, scale {config.sampling.scale:g}; "
+        f"{config.face_model.shape_components} shape + {config.face_model.texture_components} texture components)."
+    )
+
+
+def add_matrix_section(report: HtmlReport, result: StudyResult) -> None:
+    """The train x test matrix with CIs (best per column in bold), and as fractions of the naive error."""
+    scenarios = result.scenarios
+    report.heading("Mean error on q (train x test)")
+    report.paragraph(
+        "Mean squared euclidean error between predicted and true q, with its 95% confidence interval "
+        "(mean +- 1.96 standard errors). Rows: the scenario the network was trained on; columns: the test "
+        "scenario; the last row is the naive predictor (q = 0). Bold: the best network per test scenario."
+    )
+    highlight = set()
+    for c, test in enumerate(scenarios, start=1):
+        best = int(np.argmin([result.matrix[net][test]["mean"] for net in scenarios]))
+        highlight.add((best, c))
+    rows = [
+        [net, *(format_ci(result.cells(net)[test]) for test in scenarios)] for net in [*scenarios, "naive"]
+    ]
+    rows[-1][0] = "naive (q = 0)"
+    report.table(["train \\ test", *scenarios], rows, highlight=highlight)
+    report.paragraph(
+        "The same as a fraction of the naive predictor's mean error (below 1: better than guessing 0):"
+    )
+    ratio_rows = [
+        [net, *(f"{result.matrix[net][test]['mean'] / result.naive[test]['mean']:.3f}" for test in scenarios)]
+        for net in scenarios
+    ]
+    report.table(["train \\ test", *scenarios], ratio_rows)
+
+
+def add_training_section(report: HtmlReport, result: StudyResult, training: dict) -> None:
+    """Steps, final losses and seconds per network, and the time of every stage."""
+    report.heading("Training")
+    train_rows = [
+        [
+            net,
+            training[net].get("train_steps", ""),
+            f"{training[net].get('train_loss', float('nan')):.3f}",
+            f"{training[net].get('val_loss', float('nan')):.3f}",
+            f"{result.seconds.get(f'training_{net}', 0.0):.0f}",
+        ]
+        for net in result.scenarios
+    ]
+    report.table(["network", "steps", "final train loss", "final validation loss", "seconds"], train_rows)
+    report.paragraph(
+        "Time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items() if not k.startswith("training_"))
+    )

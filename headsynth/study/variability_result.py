@@ -1,0 +1,96 @@
+"""What the variability study produced: the matrix, its text table, study.json and TensorBoard events."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from headsynth.config import HeadsynthConfig
+from headsynth.core.io_utils import write_text_atomic
+from headsynth.report.html import format_ci
+from headsynth.report.tensorboard import write_summaries
+from headsynth.report.values import json_ready
+
+
+@dataclass
+class StudyResult:
+    """What a study produced (the same as study.json, plus paths)."""
+
+    out_dir: str
+    scenarios: list[str]
+    matrix: dict[str, dict[str, dict]]
+    naive: dict[str, dict]
+    identity: dict | None
+    seconds: dict[str, float]
+    report: str
+    figures: dict[str, str] = field(default_factory=dict)
+
+    def cells(self, net: str) -> dict[str, dict]:
+        """Test scenario -> error summary of network `net` (or of "naive")."""
+        return self.naive if net == "naive" else self.matrix[net]
+
+    def table(self) -> str:
+        """The matrix of mean errors with 95% CIs as aligned text."""
+        rows = [["train \\ test", *self.scenarios]]
+        for name in [*self.scenarios, "naive"]:
+            rows.append([name, *(format_ci(self.cells(name)[test]) for test in self.scenarios)])
+        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+        return "\n".join(
+            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows
+        )
+
+
+def study_scenarios(config: HeadsynthConfig) -> tuple[list[str], str]:
+    """(the study's scenarios, its focus scenario: the configured one if studied, else the last)."""
+    scenarios = list(config.evaluation.study_scenarios)
+    focus = config.evaluation.focus_scenario
+    return scenarios, focus if focus in scenarios else scenarios[-1]
+
+
+def write_study_json(result: StudyResult, config: HeadsynthConfig, training: dict) -> None:
+    """`study.json`: the matrix with CIs, the identity table, the training results, timings and paths."""
+    payload = {
+        "preset": config.preset,
+        "scenarios": result.scenarios,
+        "matrix": result.matrix,
+        "naive": result.naive,
+        "identity": result.identity,
+        "training": training,
+        "seconds": result.seconds,
+        "figures": {name: os.path.join(result.out_dir, "evaluation", name) for name in result.figures},
+        "report": os.path.join(result.out_dir, "report.html"),
+    }
+    write_text_atomic(os.path.join(result.out_dir, "study.json"), json.dumps(json_ready(payload), indent=2))
+
+
+def write_study_tensorboard(result: StudyResult) -> None:
+    """The matrix as scalars (one run per network) and text, and the figures as images."""
+    root = os.path.join(result.out_dir, "tensorboard")
+    for net in [*result.scenarios, "naive"]:
+        scalars = {
+            f"study/mean_error_on_{test}": result.cells(net)[test]["mean"] for test in result.scenarios
+        }
+        if result.identity:
+            for row in result.identity["table"]:
+                if row["network"] == net:
+                    scalars["study/identity_score"] = row["score"]["mean"]
+                    scalars["study/identity_corrected_score"] = row["corrected_score"]["mean"]
+        write_summaries(os.path.join(root, f"net_{net}"), scalars)
+    images = {name: os.path.join(result.out_dir, "evaluation", name) for name in result.figures}
+    write_summaries(
+        os.path.join(root, "figures"),
+        images=images,
+        texts={"study/mean_error_matrix": markdown_matrix(result)},
+    )
+
+
+def markdown_matrix(result: StudyResult) -> str:
+    """The matrix (and the naive row) as a Markdown table, for TensorBoard's text dashboard."""
+    header = "| train \\ test | " + " | ".join(result.scenarios) + " |\n"
+    header += "|---" * (len(result.scenarios) + 1) + "|\n"
+    body = "".join(
+        f"| {net} | " + " | ".join(format_ci(result.cells(net)[t]) for t in result.scenarios) + " |\n"
+        for net in [*result.scenarios, "naive"]
+    )
+    return header + body

@@ -1,0 +1,204 @@
+"""The one place that turns a `HeadsynthConfig` into jobs: render jobs, training settings, component parameters.
+
+The pipeline (`pipeline/pipeline.py`) and both studies (`study/`) call these
+functions and nothing else maps the configuration to a job, so a field added
+to a section reaches every path at once. `check_names` looks up every
+registered name the configuration mentions; each registry raises a
+`ConfigError` naming the key and the known names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+from headsynth.components.evaluation.component import PARAMETER_FIELDS as EVALUATE_FIELDS
+from headsynth.components.generative.component import join_list
+from headsynth.components.generative.store import GenerativeSettings
+from headsynth.components.identity.embedding import check_backend_name
+from headsynth.components.rendering.render_job import RenderJob
+from headsynth.components.rendering.scenarios import get_scenario
+from headsynth.components.sampling.samplers import GENERATIVE_SAMPLERS, get_sampler
+from headsynth.components.training.settings import TrainSettings
+from headsynth.config import HeadsynthConfig
+from headsynth.models.backbones import get_preset as get_backbone_preset
+from headsynth.morphable.builtin import builtin_model_path
+
+# RenderJob fields that are places, not settings: the caller's, never the config's.
+RENDER_JOB_PATHS = ("model_path", "parameters_path", "output_dir")
+
+
+def check_names(config: HeadsynthConfig) -> HeadsynthConfig:
+    """Looks up every registered name in `config` (scenarios, sampler, backbones, identity backend, GMM/GAN).
+
+    Returns:
+        `config`, unchanged, so callers can write `config = check_names(apply_overrides(...))`.
+
+    Raises:
+        ConfigError: naming the key, the value and the known names.
+    """
+    rendering, evaluation, generative = config.rendering, config.evaluation, config.generative
+    get_scenario(rendering.scenario, key="rendering.scenario")
+    if rendering.eval_scenario:
+        get_scenario(rendering.eval_scenario, key="rendering.eval_scenario")
+    for name in evaluation.study_scenarios:
+        get_scenario(name, key="evaluation.study_scenarios", files=False)
+    get_scenario(evaluation.focus_scenario, key="evaluation.focus_scenario", files=False)
+    get_sampler(config.sampling.sampler, key="sampling.sampler")
+    get_backbone_preset(config.training.backbone, key="training.backbone")
+    if generative.study_backbone:
+        get_backbone_preset(generative.study_backbone, key="generative.study_backbone")
+    if evaluation.identity_backend != "none":
+        check_backend_name(evaluation.identity_backend, key="evaluation.identity_backend")
+    generative_settings(config).check()
+    return config
+
+
+def render_job(
+    config: HeadsynthConfig,
+    model_path: str,
+    parameters_path: str,
+    output_dir: str,
+    **changes,
+) -> RenderJob:
+    """The render job of `config`'s rendering and sampling sections.
+
+    Args:
+        config: the configuration.
+        model_path: the morphable model `.npz`.
+        parameters_path: `.npz` with the q of each split.
+        output_dir: the Examples folder to write.
+        **changes: fields that differ from the configuration's (a study's
+            scenario, or scale 1 for q already in sigma units).
+    """
+    rendering = config.rendering
+    job = RenderJob(
+        model_path=model_path,
+        parameters_path=parameters_path,
+        output_dir=output_dir,
+        scenario=rendering.scenario,
+        eval_scenario=rendering.eval_scenario or rendering.scenario,
+        image_size=rendering.image_size,
+        batch_size=rendering.batch_size,
+        num_shards=rendering.num_shards,
+        seed=config.sampling.seed,
+        scale=config.sampling.scale,
+        image_format=rendering.image_format,
+        antialias=rendering.antialias,
+        backgrounds=rendering.backgrounds,
+        store_mask=rendering.store_mask,
+        store_depth=rendering.store_depth,
+        store_landmarks=rendering.store_landmarks,
+    )
+    return dataclasses.replace(job, **changes)
+
+
+def render_parameters(config: HeadsynthConfig) -> dict:
+    """RenderExamples' parameters: the render job's settings (TFX parameters: bools as ints)."""
+    job = render_job(config, "", "", "")
+    values = {k: v for k, v in dataclasses.asdict(job).items() if k not in RENDER_JOB_PATHS}
+    return {k: int(v) if isinstance(v, bool) else v for k, v in values.items()}
+
+
+def train_settings(config: HeadsynthConfig, **training_changes) -> TrainSettings:
+    """The Trainer's settings: the training section plus what the data fixes (image size, scale).
+
+    Args:
+        config: the configuration.
+        **training_changes: training fields that differ from the section's (a
+            study's steps or backbone).
+    """
+    return TrainSettings(
+        training=dataclasses.replace(config.training, **training_changes),
+        image_size=config.rendering.image_size,
+        scale=config.sampling.scale,
+    )
+
+
+def file_fingerprint(source: str) -> str:
+    """sha256 of a model or parameter file, so a changed file invalidates TFX's cache."""
+    path = builtin_model_path() if source == "builtin" else Path(source)
+    if not path.exists():
+        return "missing"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def face_model_parameters(config: HeadsynthConfig) -> dict:
+    """FaceModel's parameters."""
+    face_model = config.face_model
+    return {
+        "source": face_model.source,
+        "shape_components": face_model.shape_components,
+        "texture_components": face_model.texture_components,
+        "source_fingerprint": file_fingerprint(face_model.source),
+    }
+
+
+def uses_generative_model(config: HeadsynthConfig) -> bool:
+    """Whether the sampler draws from a fitted generative model (FitGenerativeModel runs first)."""
+    return config.sampling.sampler in GENERATIVE_SAMPLERS
+
+
+def sampling_parameters(config: HeadsynthConfig) -> dict:
+    """SampleParameters' parameters (the GAN's conditions only for generative samplers)."""
+    sampling = config.sampling
+    values = {
+        "sampler": sampling.sampler,
+        "num_train": sampling.num_train,
+        "num_eval": sampling.num_eval,
+        "seed": sampling.seed,
+    }
+    if uses_generative_model(config):
+        generative = config.generative
+        values.update(
+            scale=sampling.scale,
+            gan_ages=",".join(f"{a:g}" for a in generative.gan_ages),
+            gan_sexes=",".join(f"{s:g}" for s in generative.gan_sexes),
+        )
+    return values
+
+
+def generative_settings(config: HeadsynthConfig) -> GenerativeSettings:
+    """The GMM and GAN fitting settings (GANs are trained only for the "cgan" sampler)."""
+    generative = config.generative
+    return GenerativeSettings(
+        gmm_components=generative.gmm_components,
+        gmm_covariance_types=generative.gmm_covariance_types,
+        gmm_selection=generative.gmm_selection,
+        gmm_reg_covar=generative.gmm_reg_covar,
+        cgan_variants=generative.cgan_variants,
+        cgan_steps=generative.cgan_steps,
+        cgan_batch_size=generative.cgan_batch_size,
+        cgan_learning_rate=generative.cgan_learning_rate,
+        seed=generative.seed,
+    )
+
+
+def generative_parameters(config: HeadsynthConfig) -> dict:
+    """FitGenerativeModel's parameters."""
+    generative = config.generative
+    source = generative.source
+    is_file = source not in ("population", "photos")
+    return {
+        "source": source,
+        "source_scale": generative.source_scale,
+        "source_fingerprint": file_fingerprint(source) if is_file else "",
+        "photos_model": generative.photos_model,
+        "photos": join_list(generative.photos),
+        "photos_labels": generative.photos_labels,
+        "gmm_components": join_list(generative.gmm_components),
+        "gmm_covariance_types": join_list(generative.gmm_covariance_types),
+        "gmm_selection": generative.gmm_selection,
+        "gmm_reg_covar": generative.gmm_reg_covar,
+        "cgan_variants": join_list(generative.cgan_variants) if config.sampling.sampler == "cgan" else "",
+        "cgan_steps": generative.cgan_steps,
+        "cgan_batch_size": generative.cgan_batch_size,
+        "cgan_learning_rate": generative.cgan_learning_rate,
+        "seed": generative.seed,
+    }
+
+
+def evaluate_parameters(config: HeadsynthConfig) -> dict:
+    """Evaluate's parameters from the evaluation section."""
+    return {name: getattr(config.evaluation, name) for name in EVALUATE_FIELDS}
