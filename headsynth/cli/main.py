@@ -17,7 +17,7 @@ import importlib
 import sys
 
 from headsynth.core.errors import HeadsynthError
-from headsynth.core.logs import quiet_start
+from headsynth.core.logs import filtered_stderr, quiet_start
 
 # name -> (module with add_arguments/command, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -53,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for a user error, with one clear line)."""
-    args = build_parser().parse_args(argv)
     quiet_start()
+    with filtered_stderr():  # a command module that imports TensorFlow early stays quiet too
+        parser = build_parser()
+    args = parser.parse_args(argv)
+    with filtered_stderr():
+        import tensorflow  # noqa: F401  (after `--help` has exited: its C++ start-up lines are filtered)
     try:
         return importlib.import_module(COMMANDS[args.command][0]).command(args) or 0
     except HeadsynthError as error:

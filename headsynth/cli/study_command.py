@@ -18,7 +18,6 @@ import argparse
 import os
 
 from headsynth.cli.arguments import add_beam_arg_option, add_config_arguments, resolve_config
-from headsynth.components.diversity.tables import text_tables
 from headsynth.config import HeadsynthConfig
 from headsynth.core.logs import quiet_logging
 from headsynth.core.progress import report
@@ -73,6 +72,7 @@ def variability_command(config: HeadsynthConfig, out: str | None) -> int:
 def samplers_command(config: HeadsynthConfig, out: str | None) -> int:
     """Runs the samplers study and prints Table 6.6 and the diversity tables."""
     # TensorFlow and the renderer load only when a study runs, so `headsynth --help` stays fast.
+    from headsynth.components.diversity.tables import text_tables
     from headsynth.study.samplers_run import run_sampler_study
 
     output_dir = os.path.abspath(out or os.path.join("runs", f"study-samplers-{config.preset}"))

@@ -11,13 +11,17 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 
-# Lines TensorFlow's C++ runtime prints at import on every machine, CUDA or not: the
-# CUDA plugins are registered twice (TensorFlow's own and XLA's copy). They are not
-# errors of the user's run, and TF_CPP_MIN_LOG_LEVEL=2 keeps them (they log at E).
+# Lines TensorFlow's C++ runtime prints on every machine, CUDA or not: at import the
+# CUDA plugins are registered twice (TensorFlow's own and XLA's copy), logged at E so
+# TF_CPP_MIN_LOG_LEVEL=2 keeps them; at the first XLA compilation (the renderer's
+# shading) XLA's service announces itself through absl, which that variable ignores.
 STARTUP_NOISE = re.compile(
     r"Unable to register cu(FFT|DNN|BLAS) factory"
     r"|All log messages before absl::InitializeLog\(\) is called"
     r"|computation_placer\.cc.*already registered"
+    r"|XLA service 0x[0-9a-f]+ initialized for platform"
+    r"|StreamExecutor device \(\d+\): Host"
+    r"|Compiled cluster using XLA!"
 )
 
 # Python warnings about the environment, not the run: Google's client libraries
@@ -54,16 +58,14 @@ def filtered_stderr(noise: re.Pattern = STARTUP_NOISE) -> Iterator[None]:
 
 
 def quiet_start() -> None:
-    """Silences the known start-up noise of TensorFlow, TFX and Google's clients; keeps real warnings.
+    """Silences the known start-up noise of TensorFlow and Google's clients; keeps real warnings.
 
-    Call it before anything imports TensorFlow (the `headsynth` command does, after parsing its
-    arguments, so `--help` stays fast).
+    Call it before anything imports TensorFlow, and import TensorFlow under `filtered_stderr()`
+    (the `headsynth` command does both). Child processes (Beam workers) inherit the setting.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ INFO and WARNING lines
     for message in KNOWN_FUTURE_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=FutureWarning)
-    with filtered_stderr():
-        import tensorflow  # noqa: F401  (imported here, under the filter, so its C++ noise is dropped)
 
 
 def quiet_logging() -> None:

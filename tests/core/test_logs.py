@@ -17,8 +17,10 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 def test_tensorflow_and_tfx_start_without_noise():
     result = run_python(
         """
-        from headsynth.core.logs import quiet_start
+        from headsynth.core.logs import filtered_stderr, quiet_start
         quiet_start()
+        with filtered_stderr():
+            import tensorflow
         from tfx import v1  # imports google.cloud.aiplatform and friends
         import warnings
         warnings.warn("a real warning", UserWarning)

@@ -18,6 +18,7 @@ the top.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import threadpoolctl
 
 from headsynth.components.rendering import rasterizer
 from headsynth.components.rendering.backgrounds import crop_background
+from headsynth.core.logs import filtered_stderr
 from headsynth.morphable.model import MorphableModel
 
 SENSOR_MM = 36.0  # 35 mm-equivalent: focal length -> field of view
@@ -169,6 +171,7 @@ class HeadRenderer:
         # dimension, so shapes must stay fully known (callers pad with pad_to).
         # No autograph: the graphs have only Python loops over static sizes.
         self._render = tf.function(self._render_graph, autograph=False)
+        self._first_call = True
         self._shade_and_project = tf.function(
             self._shade_vertices_and_project, jit_compile=True, autograph=False
         )
@@ -406,7 +409,10 @@ class HeadRenderer:
         # On the CPU even where a GPU is visible: the rasteriser and headsynth's ops
         # are CPU kernels, and the XLA-compiled shading gives the same bytes only
         # for the same compiled code (as on every worker of a machine).
-        with tf.device("/CPU:0"):
+        # The first call compiles the shading with XLA, whose service announces itself on stderr.
+        quiet = filtered_stderr() if self._first_call else contextlib.nullcontext()
+        self._first_call = False
+        with tf.device("/CPU:0"), quiet:
             image, depth, mask, landmarks = self._render(
                 vertices, albedo, background, sh_light=np.asarray(sh_light, np.float32), **scene
             )

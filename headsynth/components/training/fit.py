@@ -316,6 +316,7 @@ def train_regressor(
             validation_data=inputs.eval,
             validation_steps=inputs.validation_steps,
             callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself; Keras would ignore True and warn
             verbose=2,
         )
     result = training_result(history, optimizer, model, resumed_from_step)
