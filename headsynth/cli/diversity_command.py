@@ -3,7 +3,7 @@
     headsynth diversity samples/gmm_8.npz samples/naive_uniform.npz --reference realistic/fit.npz
 
 Each FILE is a parameter file (`.npz`/`.npy`/`.csv`, see
-`sampling/parameter_files.py`); `--scale` (and `--reference-scale`) convert
+`data_schemas/parameter_files.py`); `--scale` (and `--reference-scale`) convert
 q to sigma units (q * scale; 1.6 for the paper's q), so distances are comparable. The
 reference (realistic vectors) gives the KS table and the PCA space of the
 figures; files with `age`/`sex` labels are coloured by them. Writes
