@@ -38,10 +38,14 @@ class CaffeInvDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def input_preprocessing(training: TrainingConfig) -> ImagePreprocessing | None:
-    """The normalisation pretrained stem weights expect, or None: the mean image comes from the data."""
-    if not training.stem_weights:
+    """The normalisation pretrained stem weights expect, or None: the mean image comes from the data.
+
+    A backbone whose weights ship with it (facemesh) is pretrained without `stem_weights`.
+    """
+    preset = get_preset(training.backbone)
+    if not training.stem_weights and not preset.builtin_weights:
         return None
-    return get_preset(training.backbone).preprocessing
+    return preset.preprocessing
 
 
 def build_regressor(settings: TrainSettings, num_parameters: int) -> ParameterRegressor:

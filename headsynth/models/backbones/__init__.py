@@ -9,6 +9,9 @@ the regressor) to `[B, F]` pooled features, and exposes `block_names` (see
 Modules:
     small_cnn: `SmallConvBackbone` (tiny_cnn, small_cnn).
     resnet: `ResNetBackbone` (resnet50, resnet50_v1_5, wide_resnet50_2).
+    facemesh: `FaceMeshBackbone` (facemesh): mediapipe's face mesh CNN, weights
+        from the installed wheel; it takes 0..255 pixels (see its docstring).
+    tflite_weights: reading a `.tflite` file's weights and op list.
     preprocessing: `ImagePreprocessing`, the input normalisation of pretrained weights.
     presets: the registered backbones as plain data.
     registry: `BACKBONES`, `get_preset`, `build_backbone`.
@@ -16,6 +19,7 @@ Modules:
 """
 
 from headsynth.models.backbones.blocks import block_of_layer, set_trainable_from_block
+from headsynth.models.backbones.facemesh import FaceMeshBackbone, facemesh_outputs
 from headsynth.models.backbones.preprocessing import (
     CAFFE_PREPROCESSING,
     TORCH_PREPROCESSING,
@@ -37,6 +41,7 @@ __all__ = [
     "BACKBONE_CLASSES",
     "BackbonePreset",
     "CAFFE_PREPROCESSING",
+    "FaceMeshBackbone",
     "ImagePreprocessing",
     "KerasWeightsFile",
     "ResNetBackbone",
@@ -44,6 +49,7 @@ __all__ = [
     "TORCH_PREPROCESSING",
     "block_of_layer",
     "build_backbone",
+    "facemesh_outputs",
     "get_preset",
     "set_trainable_from_block",
 ]

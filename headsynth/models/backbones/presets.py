@@ -13,21 +13,27 @@ Presets:
     wide_resnet50_2: torchvision's WideResNet-50-2, the thesis's stem (Keras
         ships none); loads a converted torchvision state dict.
     small_cnn, tiny_cnn: small CNNs for the CPU presets.
+    facemesh: mediapipe's face mesh CNN, trained on real faces; its weights
+        come from the installed mediapipe wheel when it is built (see
+        `facemesh.py` for provenance and licence).
 
 Keys of a preset:
-    class_name: "SmallConvBackbone" or "ResNetBackbone".
+    class_name: "SmallConvBackbone", "ResNetBackbone" or "FaceMeshBackbone".
     config: constructor arguments other than `image_size` and `name`.
     description: one line for `--help` and errors.
     published_parameters: parameter count with the 1000-class ImageNet
         classifier, as published (absent for our own small backbones).
     published_counts_moving_statistics: whether that figure counts
         BatchNormalization moving statistics (Keras does, torchvision does not).
-    weights_format: "keras_h5" (Keras' names) or "torchvision" (a converted
-        state dict); absent when no weights are published.
+    weights_format: "keras_h5" (Keras' names), "torchvision" (a converted
+        state dict) or "mediapipe_tflite" (read from the installed mediapipe
+        wheel when the backbone is built: no file to supply); absent when no
+        weights are published.
     keras_weights: `file_name`, `origin` and `file_hash` of the file Keras
         downloads for `stem_weights="imagenet"`.
     torchvision_name: the torchvision model whose state dict converts.
-    preprocessing: "caffe" or "torchvision", the input normalisation the
+    preprocessing: "caffe", "torchvision" or "pixels" (none: the backbone
+        normalises 0..255 pixels itself), the input normalisation the
         pretrained weights expect.
 """
 
@@ -102,5 +108,15 @@ BACKBONE_PRESETS: dict[str, dict[str, Any]] = {
         "weights_format": "torchvision",
         "torchvision_name": "wide_resnet50_2",
         "preprocessing": "torchvision",
+    },
+    "facemesh": {
+        "class_name": "FaceMeshBackbone",
+        "config": {
+            "features": ["pooled_12x12", "map_6x6", "landmarks", "face_flag"],
+            "pretrained": True,
+        },
+        "description": "mediapipe's face mesh CNN on real faces (weights from the installed wheel)",
+        "weights_format": "mediapipe_tflite",
+        "preprocessing": "pixels",
     },
 }

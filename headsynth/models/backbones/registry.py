@@ -10,6 +10,7 @@ from typing import Any
 import keras
 
 from headsynth.core.errors import ConfigError
+from headsynth.models.backbones.facemesh import PIXEL_INPUT, FaceMeshBackbone
 from headsynth.models.backbones.preprocessing import PREPROCESSINGS, ImagePreprocessing
 from headsynth.models.backbones.presets import BACKBONE_PRESETS
 from headsynth.models.backbones.resnet import ResNetBackbone
@@ -19,7 +20,11 @@ from headsynth.models.backbones.small_cnn import SmallConvBackbone
 BACKBONE_CLASSES: dict[str, type[keras.Model]] = {
     "SmallConvBackbone": SmallConvBackbone,
     "ResNetBackbone": ResNetBackbone,
+    "FaceMeshBackbone": FaceMeshBackbone,
 }
+
+# The normalisations a preset's `preprocessing` may name: "pixels" leaves 0..255 pixels as they are.
+PRESET_PREPROCESSINGS: dict[str, ImagePreprocessing] = {**PREPROCESSINGS, "pixels": PIXEL_INPUT}
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,8 @@ class BackbonePreset:
             counts BatchNormalization moving mean/variance (Keras does;
             torchvision counts them as buffers, not parameters).
         weights_format: "keras_h5" (Keras' names), "torchvision" (a converted
-            state dict) or "" (no published weights).
+            state dict), "mediapipe_tflite" (read from the installed wheel
+            whenever the backbone is built) or "" (no published weights).
         keras_weights: the file Keras downloads for `stem_weights="imagenet"`.
         torchvision_name: the torchvision model whose state dict converts.
         preprocessing: input normalisation the pretrained weights expect.
@@ -63,8 +69,13 @@ class BackbonePreset:
     torchvision_name: str = ""
     preprocessing: ImagePreprocessing | None = None
 
+    @property
+    def builtin_weights(self) -> bool:
+        """Whether `build` loads pretrained weights by itself (no `stem_weights` needed)."""
+        return self.weights_format == "mediapipe_tflite"
+
     def build(self, image_size: int) -> keras.Model:
-        """A freshly initialised backbone for `[B, image_size, image_size, 3]` images.
+        """A backbone for `[B, image_size, image_size, 3]` images (freshly initialised unless `builtin_weights`).
 
         Raises:
             ValueError: for an image size the backbone cannot take.
@@ -85,7 +96,7 @@ def preset_from_data(name: str, data: Mapping[str, Any]) -> BackbonePreset:
         name=name,
         backbone_class=BACKBONE_CLASSES[fields.pop("class_name")],
         keras_weights=KerasWeightsFile(**keras_weights) if keras_weights else None,
-        preprocessing=PREPROCESSINGS[preprocessing] if preprocessing else None,
+        preprocessing=PRESET_PREPROCESSINGS[preprocessing] if preprocessing else None,
         **fields,
     )
 
@@ -111,12 +122,12 @@ def get_preset(name: str, key: str = "backbone") -> BackbonePreset:
 
 
 def build_backbone(name: str, image_size: int) -> keras.Model:
-    """Builds a registered backbone with freshly initialised weights.
+    """Builds a registered backbone, freshly initialised unless its preset has `builtin_weights`.
 
     Maps `[B, image_size, image_size, 3]` images to `[B, F]` pooled features.
 
     Raises:
-        ConfigError: for an unknown name.
+        ConfigError: for an unknown name, or built-in weights whose file is not installed.
         ValueError: for an image size the backbone cannot take.
     """
     return get_preset(name).build(image_size)
