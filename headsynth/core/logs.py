@@ -14,7 +14,8 @@ from collections.abc import Iterator
 # Lines TensorFlow's C++ runtime prints on every machine, CUDA or not: at import the
 # CUDA plugins are registered twice (TensorFlow's own and XLA's copy), logged at E so
 # TF_CPP_MIN_LOG_LEVEL=2 keeps them; at the first XLA compilation (the renderer's
-# shading) XLA's service announces itself through absl, which that variable ignores.
+# shading) XLA's service announces itself through absl, which that variable ignores;
+# mediapipe's TFLite graphs announce their delegate at their first inference.
 STARTUP_NOISE = re.compile(
     r"Unable to register cu(FFT|DNN|BLAS) factory"
     r"|All log messages before absl::InitializeLog\(\) is called"
@@ -22,6 +23,8 @@ STARTUP_NOISE = re.compile(
     r"|XLA service 0x[0-9a-f]+ initialized for platform"
     r"|StreamExecutor device \(\d+\): Host"
     r"|Compiled cluster using XLA!"
+    r"|Created TensorFlow Lite XNNPACK delegate for CPU"
+    r"|Feedback manager requires a model with a single signature inference"
 )
 
 # Python warnings about the environment, not the run: Google's client libraries

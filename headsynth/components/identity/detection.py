@@ -8,11 +8,13 @@ metres away; it is what every caller here uses.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from headsynth.core.errors import DataError, HeadsynthError
+from headsynth.core.logs import filtered_stderr
 from headsynth.core.photos import as_rgb_uint8
 
 
@@ -77,6 +79,7 @@ class FaceDetector:
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_confidence
         )
+        self._first_call = True
 
     def __enter__(self) -> FaceDetector:
         return self
@@ -93,7 +96,10 @@ class FaceDetector:
         """Every face found, best score first (boxes clipped to the image)."""
         image = as_rgb_uint8(image)
         height, width = image.shape[:2]
-        result = self._detector.process(image)
+        # The first inference sets up TFLite, which announces its delegate on stderr.
+        with filtered_stderr() if self._first_call else contextlib.nullcontext():
+            result = self._detector.process(image)
+        self._first_call = False
         faces = []
         for detection in result.detections or []:
             box = detection.location_data.relative_bounding_box
