@@ -14,3 +14,22 @@ _os.environ.setdefault(
         "deepface",
     ),
 )
+
+
+def __getattr__(name: str):
+    """`headsynth.FaceModel` and the other artifact types, loaded on first use.
+
+    TFX's Kubeflow V2 executor entry point (what a pod runs) finds a custom
+    artifact class by its TYPE_NAME, which the compiler requires to read
+    `<module>.<Class>` with one dot: `headsynth.FaceModel` must import. The
+    artifact modules import TFX, which `import headsynth` must not load.
+    """
+    if name in ("FaceModel", "Parameters", "Evaluation"):
+        from headsynth.data_schemas import artifacts  # TFX (heavy): only when an artifact type is asked for
+
+        return getattr(artifacts, name)
+    if name == "GenerativeModel":
+        from headsynth.components.generative.artifact import GenerativeModel  # TFX (heavy), as above
+
+        return GenerativeModel
+    raise AttributeError(f"module 'headsynth' has no attribute {name!r}")

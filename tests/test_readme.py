@@ -42,6 +42,21 @@ EXERCISED = {
     "--beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2": (
         "tests/pipeline/test_beam_cluster.py::test_render_component_runs_on_worker_processes_from_command_line_args"
     ),
+    "PYTHONHASHSEED=0 .venv/bin/dask scheduler --host 127.0.0.1 --port 8786": (
+        "tests/pipeline/test_dask_cluster.py::test_render_component_on_a_dask_cluster_gives_the_direct_runners_bytes"
+    ),
+    "PYTHONHASHSEED=0 .venv/bin/dask worker tcp://127.0.0.1:8786 --nthreads 1": (
+        "tests/pipeline/test_dask_cluster.py::test_render_component_on_a_dask_cluster_gives_the_direct_runners_bytes"
+    ),
+    ".venv/bin/headsynth run --preset ci --out runs/ci-dask "
+    "--beam-arg=--runner=apache_beam.runners.dask.dask_runner.DaskRunner "
+    "--beam-arg=--dask_client_address=tcp://127.0.0.1:8786": (
+        "tests/pipeline/test_dask_cluster.py::test_render_component_on_a_dask_cluster_gives_the_direct_runners_bytes"
+    ),
+    ".venv/bin/headsynth run --preset ci --out runs/ci-bucket "
+    "--set pipeline.pipeline_root=gs://my-bucket/headsynth": (
+        "tests/pipeline/test_gcs.py::test_the_readme_bucket_run_puts_every_artifact_in_the_bucket"
+    ),
     ".venv/bin/python -c \"import imageio.v3 as iio, skimage; iio.imwrite('face.jpg', skimage.data.astronaut())\"": (
         "tests/serving/test_serving_client.py::test_readme_curl_and_client_commands_over_http_and_grpc"
     ),

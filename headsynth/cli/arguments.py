@@ -48,11 +48,15 @@ def resolve_config(args: argparse.Namespace) -> HeadsynthConfig:
     """The preset with `--set` overrides and `--beam-arg` options applied, every value and name checked.
 
     Raises:
-        ConfigError: for an unknown preset, key or name, or an ill-typed value.
+        ConfigError: for an unknown preset, key or name, an ill-typed value, or
+            Beam options that choose the Dask runner badly (`beam_runners.check_beam_args`).
     """
     # Imported when a command runs, not when the parser is built: `headsynth --help`
     # stays fast without loading TensorFlow and TFX.
+    from headsynth.components.rendering.beam_runners import check_beam_args
     from headsynth.wiring import check_names
 
     config = apply_overrides(get_preset(args.preset), args.overrides)
-    return check_names(with_beam_args(config, getattr(args, "beam_args", [])))
+    config = check_names(with_beam_args(config, getattr(args, "beam_args", [])))
+    check_beam_args(config.rendering.beam_args)
+    return config

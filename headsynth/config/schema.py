@@ -151,11 +151,13 @@ class PipelineConfig:
         name: pipeline name in ML Metadata.
         enable_cache: reuse outputs of unchanged components.
         model_name: directory name the Pusher serves the model under.
-        pipeline_root: where a remote run (`headsynth compile --target
-            kubeflow`) keeps its artifacts: a URI every pod can reach
+        pipeline_root: where the artifacts go: for a remote run (`headsynth
+            compile --target kubeflow`) a URI every pod can reach
             (gs://bucket/headsynth) or an absolute path on a volume they all
-            mount; the Pusher serves to `<pipeline_root>/serving/<model_name>`.
-            Empty: local runs write under `--out`; a remote target refuses it.
+            mount; a local run (`headsynth run`) writes its artifacts there
+            too and keeps ML Metadata under `--out`. The Pusher serves to
+            `<pipeline_root>/serving/<model_name>`. Empty: local runs write
+            everything under `--out`; a remote target refuses it.
     """
 
     name: str = "headsynth"

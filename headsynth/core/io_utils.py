@@ -90,6 +90,34 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             f.write(text)
 
 
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` atomically to `path` on any filesystem tf.io.gfile knows (local, GCS, ...)."""
+    with atomic_path(path) as tmp:
+        with tf.io.gfile.GFile(tmp, "wb") as f:
+            f.write(data)
+
+
+def file_exists(path: str | os.PathLike) -> bool:
+    """Whether `path` exists, on any filesystem tf.io.gfile knows."""
+    return tf.io.gfile.exists(os.fspath(path))
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a file on any filesystem tf.io.gfile knows."""
+    with tf.io.gfile.GFile(str(path), "rb") as f:
+        return f.read()
+
+
+def is_uri(path: str | os.PathLike) -> bool:
+    """Whether `path` names a file through a URI scheme (gs://, s3://, ram://) rather than a local path."""
+    return "://" in os.fspath(path)
+
+
+def absolute(path: str | os.PathLike) -> str:
+    """`path` made absolute when it is local; URIs (gs://bucket/...) are returned as they are."""
+    return os.fspath(path) if is_uri(path) else os.path.abspath(path)
+
+
 def project_root() -> Path:
     """The repository root (where the Makefile lives)."""
     return Path(__file__).resolve().parent.parent

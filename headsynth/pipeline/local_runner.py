@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import tensorflow as tf
@@ -14,7 +15,8 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from headsynth.config import HeadsynthConfig
-from headsynth.core.io_utils import read_json, write_text_atomic
+from headsynth.core.errors import ConfigError
+from headsynth.core.io_utils import is_uri, read_json, write_text_atomic
 from headsynth.pipeline.pipeline import RunPaths, create_pipeline
 
 
@@ -56,11 +58,18 @@ class RunSummary:
 
 
 def run_local(config: HeadsynthConfig, output_dir: str) -> RunSummary:
-    """Runs the whole pipeline locally; returns its summary (also written to `summary.json`)."""
-    paths = RunPaths.under(output_dir, config.pipeline.model_name)
-    os.makedirs(paths.root, exist_ok=True)
-    with open(os.path.join(paths.root, "config.json"), "w") as f:
-        f.write(config.to_json())
+    """Runs the whole pipeline locally; returns its summary (also written to `summary.json`).
+
+    The artifacts and the pushed model go under `output_dir`, or under
+    `pipeline.pipeline_root` when the configuration names one (a bucket such
+    as gs://my-bucket/headsynth, read and written through tf.io.gfile and
+    Beam's file systems); ML Metadata, config.json and summary.json stay in
+    `output_dir`.
+    """
+    paths = RunPaths.under(output_dir, config.pipeline.model_name, config.pipeline.pipeline_root)
+    if is_uri(paths.pipeline_root):
+        check_writable(paths.pipeline_root)
+    write_text_atomic(os.path.join(paths.root, "config.json"), config.to_json())
     started = time.monotonic()
     run_started_ms = int(time.time() * 1000)
     metadata_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata)
@@ -68,6 +77,34 @@ def run_local(config: HeadsynthConfig, output_dir: str) -> RunSummary:
     summary = summarize_run(config, paths, time.monotonic() - started, run_started_ms)
     write_text_atomic(os.path.join(paths.root, "summary.json"), json.dumps(summary.__dict__, indent=2))
     return summary
+
+
+def check_writable(root: str) -> None:
+    """Checks that the bucket of `root` exists and takes a small object, so a bad root fails before any step.
+
+    The bucket is looked up first: TensorFlow's `makedirs` never returns on a
+    bucket that does not exist.
+
+    Raises:
+        ConfigError: naming the root and what went wrong.
+    """
+    scheme, _, rest = root.partition("://")
+    bucket = f"{scheme}://{rest.split('/')[0]}"
+    fix = (
+        "Check that the bucket exists and that this machine's credentials may write to it "
+        "(e.g. gcloud auth application-default login), or leave pipeline.pipeline_root empty."
+    )
+    probe = f"{root}/.headsynth-write-check-{uuid.uuid4().hex}"
+    try:
+        if not tf.io.gfile.exists(bucket):
+            raise ConfigError(f"Cannot write to pipeline.pipeline_root {root}: {bucket} does not exist.", fix)
+        tf.io.gfile.makedirs(root)
+        with tf.io.gfile.GFile(probe, "w") as f:
+            f.write("")
+        tf.io.gfile.remove(probe)
+    except tf.errors.OpError as error:
+        answer = " ".join(str(error.message).split())
+        raise ConfigError(f"Cannot write to pipeline.pipeline_root {root} ({answer}).", fix) from None
 
 
 def summarize_run(config: HeadsynthConfig, paths: RunPaths, seconds: float, since_ms: int) -> RunSummary:

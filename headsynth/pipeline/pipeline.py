@@ -18,6 +18,7 @@ from headsynth import wiring
 from headsynth.components.evaluation.component import Evaluate
 from headsynth.components.face_model.component import FaceModel
 from headsynth.components.generative.component import FitGenerativeModel
+from headsynth.components.rendering.beam_runners import other_components_beam_args
 from headsynth.components.rendering.component import RenderExamples
 from headsynth.components.sampling.component import SampleParameters
 from headsynth.config import HeadsynthConfig
@@ -31,8 +32,8 @@ class RunPaths:
     """Where one run writes.
 
     Attributes:
-        root: the run's output folder.
-        pipeline_root: TFX artifacts, one folder per component.
+        root: the run's output folder (the Trainer's backups live under it).
+        pipeline_root: TFX artifacts, one folder per component (a local folder or a URI such as gs://...).
         metadata: the ML Metadata SQLite database.
         serving: the Pusher's destination (TF Serving's model base path).
     """
@@ -43,8 +44,22 @@ class RunPaths:
     serving: str
 
     @classmethod
-    def under(cls, root: str | os.PathLike, model_name: str) -> RunPaths:
+    def under(cls, root: str | os.PathLike, model_name: str, pipeline_root: str = "") -> RunPaths:
+        """A local run's paths: everything under `root`, or the artifacts and the pushed model
+        under `pipeline_root` (e.g. gs://bucket/headsynth) when one is given.
+
+        The ML Metadata database, config.json, summary.json and the Trainer's
+        backups stay in the local `root` either way.
+        """
         root = os.path.abspath(root)
+        if pipeline_root:
+            pipeline_root = pipeline_root.rstrip("/")
+            return cls(
+                root=root,
+                pipeline_root=pipeline_root,
+                metadata=os.path.join(root, "metadata.sqlite"),
+                serving=f"{pipeline_root}/serving/{model_name}",
+            )
         return cls(
             root=root,
             pipeline_root=os.path.join(root, "pipeline_root"),
@@ -71,7 +86,10 @@ def create_pipeline(
     data = data_components(config)
     model = model_components(config, paths, examples=data[-1].outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=schema_file)
-    statistics = tfx.components.StatisticsGen(examples=data[-1].outputs["examples"])
+    # The render step may run on Beam's Dask runner; StatisticsGen cannot (other_components_beam_args).
+    statistics = tfx.components.StatisticsGen(examples=data[-1].outputs["examples"]).with_beam_pipeline_args(
+        other_components_beam_args(config.rendering.beam_args)
+    )
     validator = tfx.components.ExampleValidator(
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"]
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from headsynth.core.io_utils import atomic_path
+from headsynth.core.io_utils import write_bytes_atomic
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
@@ -31,11 +31,14 @@ def _pyplot():
 
 
 def save_figure(figure, path: str) -> None:
-    """Writes a figure as PNG atomically and closes it."""
+    """Writes a figure as PNG atomically (locally or on any filesystem tf.io.gfile knows) and closes it."""
+    import io
+
     plt = _pyplot()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
+    write_bytes_atomic(path, png.getvalue())
 
 
 # Statistics ------------------------------------------------------------------

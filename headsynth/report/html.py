@@ -83,10 +83,11 @@ class HtmlReport:
     def image(self, source: str | bytes, caption: str = "") -> HtmlReport:
         """A PNG embedded as base64 (`source`: a file path or the PNG bytes); missing files are noted."""
         if isinstance(source, str):
-            if not os.path.exists(source):
+            from headsynth.core.io_utils import file_exists, read_bytes  # TensorFlow's gfile: local and GCS
+
+            if not file_exists(source):
                 return self.paragraph(f"(figure {os.path.basename(source)} was not produced)", "note")
-            with open(source, "rb") as f:
-                data = f.read()
+            data = read_bytes(source)
         else:
             data = source
         encoded = base64.b64encode(data).decode("ascii")
@@ -108,11 +109,11 @@ class HtmlReport:
         )
 
     def write(self, path: str | os.PathLike) -> str:
-        """Writes the page atomically; returns its absolute path."""
-        from headsynth.core.io_utils import write_text_atomic
+        """Writes the page atomically; returns its absolute path (a URI such as gs://... as it is)."""
+        from headsynth.core.io_utils import absolute, write_text_atomic
 
         write_text_atomic(path, self.render())
-        return os.path.abspath(os.fspath(path))
+        return absolute(path)
 
 
 def format_ci(summary: dict, digits: int = 3) -> str:

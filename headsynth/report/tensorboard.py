@@ -30,8 +30,8 @@ def write_summaries(
             if value is not None and math.isfinite(float(value)):
                 tf.summary.scalar(tag, float(value))
         for tag, path in (images or {}).items():
-            if os.path.exists(path):
-                with open(path, "rb") as f:
+            if tf.io.gfile.exists(path):
+                with tf.io.gfile.GFile(path, "rb") as f:
                     image = tf.io.decode_png(f.read(), channels=3)
                 tf.summary.image(os.path.splitext(os.path.basename(tag))[0], image[None], max_outputs=1)
         for tag, text in (texts or {}).items():

@@ -31,3 +31,32 @@ def test_atomic_path_leaves_nothing_under_the_final_name_on_failure(tmp_path):
             raise RuntimeError("killed")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bytes_helpers_round_trip_and_absolute_keeps_uris(tmp_path, monkeypatch):
+    from headsynth.core.io_utils import absolute, file_exists, read_bytes, write_bytes_atomic
+
+    target = tmp_path / "sub" / "blob.bin"
+    write_bytes_atomic(target, b"\x00\x01headsynth")
+    assert read_bytes(target) == b"\x00\x01headsynth" and file_exists(target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["blob.bin"]  # no temporary file left
+    monkeypatch.chdir(tmp_path)
+    assert absolute("runs/x") == str(tmp_path / "runs" / "x")
+    assert absolute("gs://bucket/headsynth") == "gs://bucket/headsynth"
+
+
+def test_figures_written_through_gfile_have_the_bytes_of_a_direct_savefig(tmp_path):
+    from headsynth.report.figures import _pyplot, save_figure
+
+    plt = _pyplot()
+
+    def figure():
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot([0, 1, 2], [2, 0, 1])
+        return fig
+
+    direct = figure()
+    direct.savefig(tmp_path / "direct.png", format="png", dpi=110, bbox_inches="tight")
+    plt.close(direct)
+    save_figure(figure(), str(tmp_path / "saved.png"))
+    assert (tmp_path / "saved.png").read_bytes() == (tmp_path / "direct.png").read_bytes()

@@ -5,13 +5,16 @@
   on Beam worker processes;
 - `setup.py` builds the package Beam stages for remote workers (`--setup_file`);
 - the Dockerfile is the image the compiled pipeline names (it cannot be built
-  here: no Docker engine), so its checkable facts are checked.
+  here: no Docker engine), so its checkable facts are checked;
+- Beam's Dask runner chosen in a way that cannot work is named before
+  anything runs (`tests/pipeline/test_dask_cluster.py` runs it on a cluster).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import tarfile
@@ -19,6 +22,8 @@ import threading
 import zipfile
 from pathlib import Path
 
+import pytest
+from conftest import write_model_and_parameters
 from test_readme import headsynth_argv, readme_command
 
 from headsynth.cli.main import build_parser, main
@@ -173,3 +178,54 @@ def test_dockerfile_is_the_image_the_pipeline_names():
         assert (ROOT / path).exists(), path
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv/" in ignored and ".git/" in ignored  # the build context stays small
+
+
+def test_dask_runner_choices_that_cannot_work_are_named_before_anything_runs(tmp_path, capsys):
+    from headsynth.components.rendering.beam_runners import DASK_RUNNER, other_components_beam_args
+
+    out = tmp_path / "run"
+    for beam_args, expected in (
+        (
+            ["--runner=DaskRunner"],
+            f"it knows Dask's runner only by its full name. Write --beam-arg=--runner={DASK_RUNNER}",
+        ),
+        (
+            [f"--runner={DASK_RUNNER}"],
+            "without a Dask scheduler to run on. Add --beam-arg=--dask_client_address=",
+        ),
+    ):
+        assert (
+            main(["run", "--preset", "ci", "--out", str(out), *[f"--beam-arg={a}" for a in beam_args]]) == 2
+        )
+        error = capsys.readouterr().err.strip()
+        assert expected in error and len(error.splitlines()) == 1, error
+    assert not out.exists()
+    # The pipeline's other Beam steps stay on the direct runner when the render job runs on Dask.
+    assert other_components_beam_args([f"--runner={DASK_RUNNER}", "--dask_client_address=tcp://h:1"]) == [
+        "--runner=DirectRunner"
+    ]
+    assert other_components_beam_args(["--runner=FlinkRunner"]) == []
+
+
+def test_an_unreachable_dask_scheduler_is_named(tmp_path, small_model):
+    from headsynth.components.rendering.beam_runners import DASK_RUNNER
+    from headsynth.components.rendering.render_job import RenderJob, run_render_job
+    from headsynth.core.errors import ConfigError
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    write_model_and_parameters(tmp_path, small_model, 8, 4)
+    job = RenderJob(
+        str(tmp_path / "model.npz"), str(tmp_path / "params.npz"), str(tmp_path / "out"), image_size=32
+    )
+    beam_args = [
+        f"--runner={DASK_RUNNER}",
+        f"--dask_client_address=tcp://127.0.0.1:{port}",
+        "--dask_connection_timeout=1",
+    ]
+    with pytest.raises(
+        ConfigError, match=f"No Dask scheduler answered .*127.0.0.1:{port}.*Start `dask scheduler`"
+    ):
+        run_render_job(job, beam_args=beam_args)
+    assert not list((tmp_path / "out").glob("Split-*/*"))  # no shard, not even a temporary one

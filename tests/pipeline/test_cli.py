@@ -68,6 +68,14 @@ def test_tensorboard_command_points_at_the_run(tmp_path):
         tensorboard_argv(str(tmp_path / "missing"), 6006)
 
 
+def test_tensorboard_command_finds_the_logs_of_a_bucket_run(tmp_path):
+    from headsynth.cli.tensorboard_command import tensorboard_argv
+
+    (tmp_path / "config.json").write_text('{"pipeline": {"pipeline_root": "gs://my-bucket/headsynth"}}')
+    argv = tensorboard_argv(str(tmp_path), 6007)
+    assert argv[argv.index("--logdir") + 1] == "gs://my-bucket/headsynth"
+
+
 def test_every_registered_command_has_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])

@@ -18,6 +18,7 @@ graph is what gets measured) over a split of rendered examples and writes:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -36,7 +37,7 @@ from headsynth.components.evaluation.run_report import write_run_report
 from headsynth.components.evaluation.saliency import load_keras_regressor, saliency_maps
 from headsynth.components.rendering.painter import HeadPainter, decode_images
 from headsynth.config import EvaluationConfig
-from headsynth.core.io_utils import atomic_path, write_text_atomic
+from headsynth.core.io_utils import write_bytes_atomic, write_text_atomic
 from headsynth.report.figures import (
     SaliencyRow,
     default_window,
@@ -150,17 +151,17 @@ def write_errors_file(
     output_dir: str, examples: ExampleSet, q_pred: np.ndarray, errors: dict[str, np.ndarray]
 ) -> None:
     """errors.npz: per-example errors, yaw, index, q true and predicted."""
-    with atomic_path(os.path.join(output_dir, "errors.npz")) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                net=errors["net"],
-                naive=errors["naive"],
-                yaw=examples.yaw,
-                index=examples.index,
-                q_true=examples.q,
-                q_pred=q_pred,
-            )
+    packed = io.BytesIO()  # np.savez seeks in its file; gfile writes (e.g. to GCS) are streams
+    np.savez(
+        packed,
+        net=errors["net"],
+        naive=errors["naive"],
+        yaw=examples.yaw,
+        index=examples.index,
+        q_true=examples.q,
+        q_pred=q_pred,
+    )
+    write_bytes_atomic(os.path.join(output_dir, "errors.npz"), packed.getvalue())
 
 
 def write_error_figures(
@@ -256,7 +257,7 @@ def write_saliency_figure(
     output_dir: str,
 ) -> str:
     """Writes saliency.png for `count` examples; returns why not ("" when written)."""
-    if not keras_model_path or not os.path.exists(keras_model_path):
+    if not keras_model_path or not tf.io.gfile.exists(keras_model_path):
         return "Saliency figure left out: no Keras model (regressor.keras) was given."
     if painter is None:
         return "Saliency figure left out: the examples folder holds no face_model.npz to render with."

@@ -6,7 +6,6 @@ of those has to import the other.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from headsynth.components.rendering.shard_plan import read_examples
+from headsynth.core.io_utils import read_json
 from headsynth.data_schemas import features
 from headsynth.morphable.model import MorphableModel, load_npz
 
@@ -65,12 +65,11 @@ def load_example_set(examples_dir: str, split: str = "eval", limit: int | None =
 def rendered_face_model_and_scale(examples_dir: str) -> tuple[MorphableModel | None, float]:
     """(the face model the examples were rendered from or None, their parameter scale)."""
     model_path = os.path.join(examples_dir, "face_model.npz")
-    model = load_npz(model_path) if os.path.exists(model_path) else None
+    model = load_npz(model_path) if tf.io.gfile.exists(model_path) else None
     scale = DEFAULT_SCALE
     render_json = os.path.join(examples_dir, "render.json")
-    if os.path.exists(render_json):
-        with open(render_json) as f:
-            scale = float(json.load(f).get("job", {}).get("scale", scale))
+    if tf.io.gfile.exists(render_json):
+        scale = float(read_json(render_json).get("job", {}).get("scale", scale))
     return model, scale
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import glob
-import json
 import os
 
+import tensorflow as tf
+
+from headsynth.core.io_utils import absolute, read_json
 from headsynth.report.html import HtmlReport, format_ci
 from headsynth.report.values import fmt
 
@@ -93,13 +94,12 @@ def write_run_report(
         report.paragraph(note, "note")
     if "identity" in metrics:
         add_identity_section(report, metrics["identity"], output_dir)
-    sheets = sorted(glob.glob(os.path.join(examples_dir, "contact_sheet_*.png")))
+    sheets = sorted(tf.io.gfile.glob(os.path.join(examples_dir, "contact_sheet_*.png")))
     render_json = os.path.join(examples_dir, "render.json")
-    if sheets or os.path.exists(render_json):
+    if sheets or tf.io.gfile.exists(render_json):
         report.heading("Training data")
-        if os.path.exists(render_json):
-            with open(render_json) as f:
-                render = json.load(f)
+        if tf.io.gfile.exists(render_json):
+            render = read_json(render_json)
             report.paragraph(
                 "Examples rendered: " + ", ".join(f"{k} {v}" for k, v in render.get("counts", {}).items())
             )
@@ -107,8 +107,9 @@ def write_run_report(
             scenario = os.path.basename(sheet)[len("contact_sheet_") : -len(".png")]
             report.image(sheet, f"The first examples of scenario {scenario}.")
     report.heading("Files")
+    names = (n.rstrip("/") for n in tf.io.gfile.listdir(output_dir))  # object stores mark folders with "/"
     report.preformatted(
-        "\n".join(sorted(n for n in os.listdir(output_dir) if not n.startswith(".")))
-        + f"\n\nEvaluation folder: {os.path.abspath(output_dir)}"
+        "\n".join(sorted(n for n in names if not n.startswith(".")))
+        + f"\n\nEvaluation folder: {absolute(output_dir)}"
     )
     return report.write(os.path.join(output_dir, "report.html"))

@@ -11,8 +11,6 @@ absolute gradient over its three colour channels (Simonyan et al. 2014).
 
 from __future__ import annotations
 
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -27,7 +25,7 @@ def load_keras_regressor(path: str):
     Raises:
         DataError: if the file is missing or cannot be loaded.
     """
-    if not os.path.isfile(path):
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
         raise DataError(
             f"Keras model {path} does not exist.",
             "Saliency needs regressor.keras from the training logs (train_regressor's log_dir).",

@@ -157,7 +157,7 @@ def load_cgan(path: str | os.PathLike):
         ParameterError: if the file is missing or not a CGAN.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise ParameterError(
             f"CGAN file {path} does not exist.", "Run FitGenerativeModel with a CGAN variant."
         )

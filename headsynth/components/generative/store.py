@@ -29,6 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from headsynth.components.diversity.plots import plot_aic_bic, plot_gmm_pca
 from headsynth.components.generative import cgan as cgan_lib
@@ -36,7 +37,7 @@ from headsynth.components.generative import gmm as gmm_lib
 from headsynth.components.generative.sources import RealisticVectors
 from headsynth.config import GenerativeConfig
 from headsynth.core.errors import ConfigError, ParameterError
-from headsynth.core.io_utils import write_text_atomic
+from headsynth.core.io_utils import read_json, write_text_atomic
 from headsynth.core.progress import report
 from headsynth.data_schemas.parameter_files import load_labelled_parameter_file, save_parameter_file
 from headsynth.models.cgan import CGAN_PRESETS
@@ -113,7 +114,7 @@ def fit_generative_model(
     """
     settings.check()
     q = checked_vectors(realistic)
-    os.makedirs(os.path.join(out_dir, "gmm"), exist_ok=True)
+    tf.io.gfile.makedirs(os.path.join(out_dir, "gmm"))
     save_parameter_file(os.path.join(out_dir, REALISTIC_FILE), q, **realistic.labels)
     fits, gmm_section = fit_gmm_candidates(q, out_dir, settings, realistic.source or "the realistic vectors")
     cgans = train_cgans(q, realistic, out_dir, settings)
@@ -191,7 +192,7 @@ def train_cgans(
     cgans = {}
     if not settings.cgan_variants:
         return cgans
-    os.makedirs(os.path.join(out_dir, "cgan"), exist_ok=True)
+    tf.io.gfile.makedirs(os.path.join(out_dir, "cgan"))
     source = realistic.source or "the vectors"
     ages, sexes = cgan_lib.check_labels(
         realistic.labels.get("age"), realistic.labels.get("sex"), len(q), source
@@ -249,13 +250,12 @@ class FittedGenerativeModel:
     def load(cls, folder: str) -> FittedGenerativeModel:
         """Raises ParameterError if `folder` holds no fitted model."""
         path = os.path.join(folder, INDEX_FILE)
-        if not folder or not os.path.isfile(path):
+        if not folder or not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
             raise ParameterError(
                 f"No fitted generative model in {folder or '(no folder given)'} ({INDEX_FILE} is missing).",
                 "Run FitGenerativeModel first (the pipeline does when sampling.sampler is gmm or cgan).",
             )
-        with open(path) as f:
-            index = json.load(f)
+        index = read_json(path)
         if index.get("format") != FORMAT_VERSION:
             raise ParameterError(f"{path} has format {index.get('format')}; expected {FORMAT_VERSION}.")
         return cls(folder, index)

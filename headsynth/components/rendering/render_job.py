@@ -15,6 +15,12 @@ worker. So the bytes do not depend on the number of workers or on the order
 Beam processes shards in. Shards are streamed to a temporary name and renamed
 when complete, so a killed job never leaves a shard that looks complete
 (`resume`), and memory stays at one batch whatever the number of examples.
+
+Runners: any Beam runner given by `--runner`; on Beam's Dask runner (a real
+Dask cluster) the job works around the runner's gaps itself (`beam_runners`):
+its worker state is prepared on the first shard, a shard task rerun after a
+worker died finds the shard complete or renders it again, and leftover
+temporary files of a killed worker are removed at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,14 +38,14 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
-from apache_beam.options.pipeline_options import PipelineOptions
 from tqdm import tqdm
 
 from headsynth.components.rendering.backgrounds import load_backgrounds
+from headsynth.components.rendering.beam_runners import dask_client_closed, render_pipeline
 from headsynth.components.rendering.codecs import encode_depth, encode_image, encode_mask, gzip_record_writer
 from headsynth.components.rendering.contact_sheet import write_contact_sheets
 from headsynth.components.rendering.renderer import HeadRenderer, RenderedBatch
-from headsynth.components.rendering.resume import prepare_output, verify_output
+from headsynth.components.rendering.resume import prepare_output, remove_partial_shards, verify_output
 from headsynth.components.rendering.scenarios import get_scenario, sample_lighting_and_expression
 from headsynth.components.rendering.shard_plan import ShardItem, plan_shards, shard_path, shards_in_split
 from headsynth.components.rendering.worker_tuning import threads_per_worker, tune_worker
@@ -143,6 +150,48 @@ def _progress(step: int) -> None:
     bar.update(step)
 
 
+class _WorkerState(NamedTuple):
+    """What a render worker loads once: scenarios and parameters per split, and the renderer."""
+
+    scenarios: dict
+    renderer: HeadRenderer
+    parameters: dict[str, np.ndarray]  # split -> [N, m]
+
+
+def _prepare_worker(job: RenderJob, counts: dict[str, int]) -> _WorkerState:
+    """Loads the model, backgrounds and parameters of a job and builds its renderer."""
+    scenarios = {split: get_scenario(job.scenario_of(split)) for split in counts}
+    needs_photos = any(scenario.uses_photographs() for scenario in scenarios.values())
+    photos = load_backgrounds(job.backgrounds) if needs_photos else []
+    renderer = HeadRenderer(
+        load_npz(job.model_path),
+        job.image_size,
+        job.scale,
+        job.antialias,
+        photos,
+        with_depth=job.store_depth,
+    )
+    parameters = {split: load_split_parameters(job.parameters_path, split) for split in counts}
+    return _WorkerState(scenarios, renderer, parameters)
+
+
+# Worker processes that never call DoFn.setup() (Beam's Dask runner) unpickle a
+# fresh DoFn for every task; each thread keeps its latest job's state instead of
+# rebuilding the renderer per shard. Only that path caches: a process that
+# calls setup() (in-process runners) frees it with the DoFn.
+_WORKER = threading.local()
+
+
+def _worker_state(job: RenderJob, counts: dict[str, int]) -> _WorkerState:
+    """This thread's state for `job`, prepared on first use; another job replaces it."""
+    key = (job, tuple(sorted(counts.items())))
+    if getattr(_WORKER, "key", None) != key:
+        _WORKER.key = _WORKER.state = None  # frees the previous job's renderer first
+        _WORKER.state = _prepare_worker(job, counts)
+        _WORKER.key = key
+    return _WORKER.state
+
+
 class RenderShardFn(beam.DoFn):
     """Renders one shard in batches and streams it to its file; emits (split, examples written).
 
@@ -158,29 +207,23 @@ class RenderShardFn(beam.DoFn):
     def setup(self) -> None:
         if self._threads > 0:  # a worker process of our own, sharing the machine
             tune_worker(self._threads)
-        job = self._job
-        self._scenarios = {split: get_scenario(job.scenario_of(split)) for split in self._counts}
-        needs_photos = any(scenario.uses_photographs() for scenario in self._scenarios.values())
-        photos = load_backgrounds(job.backgrounds) if needs_photos else []
-        self._renderer = HeadRenderer(
-            load_npz(job.model_path),
-            job.image_size,
-            job.scale,
-            job.antialias,
-            photos,
-            with_depth=job.store_depth,
-        )
-        self._parameters = {
-            split: load_split_parameters(job.parameters_path, split) for split in self._counts
-        }
+        self._use(_prepare_worker(self._job, self._counts))
+
+    def _use(self, state: _WorkerState) -> None:
+        self._scenarios, self._renderer, self._parameters = state
         self._rendered = beam.metrics.Metrics.counter("headsynth", "examples_rendered")
 
     def process(self, item: ShardItem) -> Iterator[tuple[str, int]]:
+        if not hasattr(self, "_renderer"):  # a runner that never calls setup(): Beam's Dask runner
+            self._use(_worker_state(self._job, self._counts))
         split, shard, start, stop = item
         job = self._job
         path = shard_path(job.output_dir, split, shard, job.shards_of(split, self._counts[split]))
-        with atomic_path(path) as tmp, gzip_record_writer(tmp) as writer:
-            self._write_shard(writer, split, start, stop)
+        # A shard exists only complete (atomic rename): a task rerun after its worker
+        # died, or a resumed job, need not render it again.
+        if not tf.io.gfile.exists(path):
+            with atomic_path(path) as tmp, gzip_record_writer(tmp) as writer:
+                self._write_shard(writer, split, start, stop)
         yield split, stop - start
 
     def _write_shard(self, writer: tf.io.TFRecordWriter, split: str, start: int, stop: int) -> None:
@@ -300,6 +343,7 @@ def _split_counts(job: RenderJob) -> dict[str, int]:
 def _finish_output(job: RenderJob, counts: dict[str, int]) -> dict:
     """Checks the shards, adds the model, contact sheets and `render.json`; returns the summary."""
     written = verify_output(job.output_dir, counts, job.num_shards)
+    remove_partial_shards(job.output_dir, counts)  # left by a worker killed mid-shard
     tf.io.gfile.copy(job.model_path, os.path.join(job.output_dir, MODEL_COPY), overwrite=True)
     sheets = write_contact_sheets(job.output_dir, {split: job.scenario_of(split) for split in counts})
     summary = {
@@ -327,21 +371,26 @@ def run_render_job(
         job: what to render.
         beam_args: Beam pipeline options, e.g. ["--direct_num_workers=2"].
         beam_pipeline: a pipeline to run in (TFX passes one); if None, one is
-            made from `beam_args`.
+            made from `beam_args`. On Beam's Dask runner (either way) the job
+            runs in a fresh Dask pipeline (`beam_runners.render_pipeline`).
         threads: TensorFlow threads per worker process; None derives them from
             the pipeline options (`worker_tuning.threads_per_worker`).
 
     Returns:
         A summary dict (also written to `render.json`).
+
+    Raises:
+        ConfigError: for an unknown scenario, or Beam options that choose the
+            Dask runner badly or name a scheduler that does not answer
+            (`beam_runners`).
     """
     counts = _split_counts(job)
+    beam_pipeline = render_pipeline(beam_args, beam_pipeline)  # checks the runner options first
     todo = prepare_output(job.output_dir, dataclasses.asdict(job), counts, job.num_shards)
-    if beam_pipeline is None:
-        beam_pipeline = beam.Pipeline(options=PipelineOptions(beam_args or []))
     if threads is None:
         threads = threads_per_worker(beam_pipeline.options)
     total = sum(stop - start for _, _, start, stop in todo)
-    # Leaving the pipeline's block runs it; the bar closes after.
-    with _progress_bar(total), beam_pipeline as pipeline:
+    # Leaving the pipeline's block runs it; then the Dask client closes and the bar after.
+    with _progress_bar(total), dask_client_closed(beam_pipeline), beam_pipeline as pipeline:
         _ = pipeline | "RenderShards" >> RenderShards(job, counts, todo, threads)
     return _finish_output(job, counts)

@@ -42,6 +42,11 @@ def _clear_split_dirs(output_dir: str, counts: dict[str, int], keep_shards: bool
         tf.io.gfile.makedirs(folder)
 
 
+def remove_partial_shards(output_dir: str, counts: dict[str, int]) -> None:
+    """Removes the temporary files of shards whose writer died (a killed worker's); keeps shards."""
+    _clear_split_dirs(output_dir, counts, keep_shards=True)
+
+
 def unfinished_shards(output_dir: str, counts: dict[str, int], num_shards: int) -> list[ShardItem]:
     """The planned work items whose shard file does not exist yet."""
     return [
