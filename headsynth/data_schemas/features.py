@@ -27,6 +27,7 @@ SCENARIO = "scenario"
 SEED = "seed"
 INDEX = "index"
 # The scene factors every example stores (the scenarios sample exactly these).
+# Their order fixes the order of draws of every example: never reorder, only append.
 FACTOR_NAMES = (
     "yaw_deg",
     "pitch_deg",
@@ -52,6 +53,16 @@ FACTOR_NAMES = (
     "hair_tone",
     "sh_strength",
     "expression_scale",
+    # Appended later (issue #17): light colour temperature and background augmentation.
+    "light_temperature_k",
+    "bg_flip",
+    "bg_brightness",
+    "bg_contrast",
+    "bg_gain_r",
+    "bg_gain_g",
+    "bg_gain_b",
+    "bg_procedural",
+    "bg_texture_seed",
 )
 FACTORS = FACTOR_NAMES
 

@@ -10,6 +10,22 @@ from headsynth.components.rendering.scenarios import get_scenario
 from headsynth.core.errors import DataError
 
 
+def decode_masks(encoded: list[bytes]) -> np.ndarray:
+    """`[B, S, S]` float32 head masks (1 on the head) from the render job's PNG masks."""
+    masks = []
+    for data in encoded:
+        mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            raise DataError("An example's mask bytes are not a PNG.")
+        masks.append(mask > 127)
+    return np.stack(masks).astype(np.float32)
+
+
+def resize_masks(masks: np.ndarray, size: int) -> np.ndarray:
+    """`[B, S, S]` masks resized to `[B, size, size]` (area average: edge pixels get fractions)."""
+    return np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in masks])
+
+
 def decode_images(encoded: list[bytes], image_size: int | None = None) -> np.ndarray:
     """`[B, S, S, 3]` uint8 RGB from encoded PNG/JPEG bytes (resized to image_size if given)."""
     images = []

@@ -9,7 +9,8 @@ rasterisation backend wraps). Shading is per vertex and interpolated with the
 rasteriser's barycentrics on foreground pixels only, which keeps the costly
 part of tfg's full `triangle_rasterizer` (per-pixel interpolation of many
 channels over the whole image) out of the loop. Then the head is composited
-over its background by headsynth's pixel op.
+over its background by headsynth's pixel op. The light's colour is a black body
+at the scene's colour temperature (`light_colour.blackbody_rgb`; 6500 K is white).
 
 Coordinates: millimetres; camera at the origin looking along -z with +y up;
 the head's mean centre is moved to (shift, -distance). Images have row 0 at
@@ -27,7 +28,8 @@ import tensorflow as tf
 import threadpoolctl
 
 from headsynth.components.rendering import rasterizer
-from headsynth.components.rendering.backgrounds import crop_background
+from headsynth.components.rendering.backgrounds import scene_background
+from headsynth.components.rendering.light_colour import WHITE_K, blackbody_rgb
 from headsynth.core.logs import filtered_stderr
 from headsynth.morphable.model import MorphableModel
 
@@ -351,8 +353,11 @@ class HeadRenderer:
             [np.sin(azimuth) * np.cos(elevation), np.sin(elevation), np.cos(azimuth) * np.cos(elevation)],
             axis=-1,
         )
+        # Light colour: a black body at the scene's colour temperature (6500 K: white), times an
+        # extra per-channel tint and the intensity.
+        temperature = np.array([f.get("light_temperature_k", WHITE_K) for f in factors], np.float64)
         light_rgb = np.stack([column("light_r"), column("light_g"), column("light_b")], axis=-1)
-        light_rgb *= column("light_intensity")[:, None]
+        light_rgb *= column("light_intensity")[:, None] * blackbody_rgb(temperature)
         angles = np.radians(np.stack([column("pitch_deg"), column("yaw_deg"), column("roll_deg")], axis=-1))
         return {
             "angles": angles.astype(np.float32),
@@ -450,16 +455,7 @@ class HeadRenderer:
         return self._gray
 
     def background(self, factors: dict[str, float]) -> np.ndarray:
-        """`[H, W, 3]` float background of one example."""
+        """`[H, W, 3]` float background of one example (see `backgrounds.scene_background`)."""
         if factors["background"] >= 0.5:
-            if not self.backgrounds:
-                raise ValueError("This scene needs background photographs but none were loaded.")
-            return crop_background(
-                self.backgrounds,
-                factors["bg_pick"],
-                factors["bg_scale"],
-                factors["bg_x"],
-                factors["bg_y"],
-                self.image_size,
-            )
+            return scene_background(self.backgrounds, factors, self.image_size)
         return np.full((self.image_size, self.image_size, 3), GRAY, dtype=np.float32)

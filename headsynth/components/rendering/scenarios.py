@@ -2,13 +2,29 @@
 
 A scenario gives each factor (yaw, pitch, roll, focal length, translation,
 light, background, ...) its own distribution, so users can define new ones.
-The four of the paper are registered in `SCENARIOS`:
+The four of the paper (Goepfert et al., the variability of synthetic heads)
+and one beyond it are registered in `SCENARIOS`:
 
-- none:     fixed ~45 degree yaw, solid gray background.
-- angle:    yaw uniform in +-90 degrees, same background.
-- angle_bg: like angle, over randomly scaled and placed crops of photographs.
-- all:      plus random light colour and intensity, focal length, and
-            translation in the image plane and in depth.
+- none:      fixed ~45 degree yaw, solid gray background.
+- angle:     yaw uniform in +-90 degrees, same background.
+- angle_bg:  like angle, over backgrounds: randomly scaled and placed crops
+             of photographs, flipped left-right half of the time and
+             colour-jittered (brightness 0.7-1.3, contrast 0.7-1.3, gain
+             0.85-1.15 per channel), and in 30% of the examples a procedural
+             texture (gradient, value noise, stripes, checks) instead.
+- all:       like angle_bg, plus what the paper lists: scalp hair (p=0.5) and
+             facial hair (p=0.3) on or off, light colour (a black body at a
+             colour temperature uniform in 3000-9000 K: tungsten ~3000 K,
+             daylight 5000-6500 K, overcast sky and shade 7000-9000 K) and
+             intensity (0.5-1.5), light direction and ambient light, focal
+             length (40-70 mm), and translation in the image plane and in
+             depth (420-620 mm). Pitch, roll and expression stay fixed and
+             there is no spherical-harmonics light, as in the paper.
+- all_extra: all, plus what the paper does not vary: pitch (+-15 degrees),
+             roll (+-10 degrees), expressions (expression_scale 0-1 sigma,
+             when the model has an expression part), spherical-harmonics light
+             (sh_strength 0-0.5), a wider colour temperature (2000-12000 K)
+             and a mild tint off the black-body colours (light_r/g/b 0.9-1).
 
 Every example's factors are drawn from a generator seeded by
 (seed, split, index), so they do not depend on batching or workers.
@@ -154,6 +170,11 @@ class Scenario:
     fair. sh_strength scales random second-order spherical-harmonics light
     added to the directional light; expression_scale scales random expression
     coefficients (in sigma units) when the model has an expression part.
+    light_temperature_k is the colour temperature of the light (a black body,
+    white-balanced so 6500 K is white); light_r/g/b tint it further. Scenes
+    with photographs are flipped left-right when bg_flip is 1 and jittered by
+    bg_brightness, bg_contrast and bg_gain_r/g/b (1 = unchanged); bg_procedural
+    1 swaps the photograph for a procedural texture drawn from bg_texture_seed.
     """
 
     name: str
@@ -181,6 +202,24 @@ class Scenario:
     hair_tone: Factor = field(default_factory=lambda: uniform(0.0, 1.0))
     sh_strength: Factor = field(default_factory=lambda: const(0.0))
     expression_scale: Factor = field(default_factory=lambda: const(0.0))
+    light_temperature_k: Factor = field(default_factory=lambda: const(6500.0))
+    bg_flip: Factor = field(default_factory=lambda: const(0.0))
+    bg_brightness: Factor = field(default_factory=lambda: const(1.0))
+    bg_contrast: Factor = field(default_factory=lambda: const(1.0))
+    bg_gain_r: Factor = field(default_factory=lambda: const(1.0))
+    bg_gain_g: Factor = field(default_factory=lambda: const(1.0))
+    bg_gain_b: Factor = field(default_factory=lambda: const(1.0))
+    bg_procedural: Factor = field(default_factory=lambda: const(0.0))
+    bg_texture_seed: Factor = field(default_factory=lambda: uniform(0.0, 1.0))
+
+    def __post_init__(self) -> None:
+        low, _ = self.light_temperature_k.bounds()
+        if not low > 0:
+            raise ConfigError(
+                f"Scenario {self.name!r}: light_temperature_k must stay above 0 kelvin. "
+                f"Its lowest value is {low}.",
+                "Use a constant, a [low, high] range or a mixture of ranges above 0 (6500 = white).",
+            )
 
     def sample(self, seed: int, split: str, index: int) -> dict[str, float]:
         """Draws every factor of one example from its (seed, split, index) generator."""
@@ -220,12 +259,21 @@ def example_rng(seed: int, split: str, index: int, stream: int) -> np.random.Gen
 
 _NONE = Scenario(name="none")
 _ANGLE = dataclasses.replace(_NONE, name="angle", yaw_deg=uniform(-90.0, 90.0))
-_ANGLE_BG = dataclasses.replace(_ANGLE, name="angle_bg", background=const(1.0))
+_ANGLE_BG = dataclasses.replace(
+    _ANGLE,
+    name="angle_bg",
+    background=const(1.0),
+    bg_flip=Factor("bernoulli", 0.5),
+    bg_brightness=uniform(0.7, 1.3),
+    bg_contrast=uniform(0.7, 1.3),
+    bg_gain_r=uniform(0.85, 1.15),
+    bg_gain_g=uniform(0.85, 1.15),
+    bg_gain_b=uniform(0.85, 1.15),
+    bg_procedural=Factor("bernoulli", 0.3),
+)
 _ALL = dataclasses.replace(
     _ANGLE_BG,
     name="all",
-    pitch_deg=uniform(-15.0, 15.0),
-    roll_deg=uniform(-10.0, 10.0),
     focal_mm=uniform(40.0, 70.0),
     distance_mm=uniform(420.0, 620.0),
     shift_x=uniform(-0.25, 0.25),
@@ -233,17 +281,25 @@ _ALL = dataclasses.replace(
     light_azimuth_deg=uniform(-70.0, 70.0),
     light_elevation_deg=uniform(-10.0, 60.0),
     light_intensity=uniform(0.5, 1.5),
-    light_r=uniform(0.7, 1.0),
-    light_g=uniform(0.7, 1.0),
-    light_b=uniform(0.7, 1.0),
+    light_temperature_k=uniform(3000.0, 9000.0),
     ambient=uniform(0.2, 0.5),
     scalp_hair=Factor("bernoulli", 0.5),
     facial_hair=Factor("bernoulli", 0.3),
-    sh_strength=uniform(0.0, 0.5),
+)
+_ALL_EXTRA = dataclasses.replace(
+    _ALL,
+    name="all_extra",
+    pitch_deg=uniform(-15.0, 15.0),
+    roll_deg=uniform(-10.0, 10.0),
     expression_scale=uniform(0.0, 1.0),
+    sh_strength=uniform(0.0, 0.5),
+    light_temperature_k=uniform(2000.0, 12000.0),
+    light_r=uniform(0.9, 1.0),
+    light_g=uniform(0.9, 1.0),
+    light_b=uniform(0.9, 1.0),
 )
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (_NONE, _ANGLE, _ANGLE_BG, _ALL)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (_NONE, _ANGLE, _ANGLE_BG, _ALL, _ALL_EXTRA)}
 
 
 def scenario_from_dict(values: dict) -> Scenario:

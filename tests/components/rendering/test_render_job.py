@@ -39,6 +39,31 @@ def test_same_bytes_with_one_and_two_workers(tmp_path, small_model):
     assert not list(tmp_path.glob("w*/Split-*/.*"))  # no temporary files left behind
 
 
+def test_same_bytes_with_any_batch_size(tmp_path, small_model):
+    """Every draw of an example (pose, light temperature, flip, jitter, texture) comes from its own
+    (seed, split, index) generator, so batching changes no byte."""
+    write_model_and_parameters(tmp_path, small_model, 10, 5, seed=6)
+    outputs = {}
+    for batch_size in (3, 8):
+        job = RenderJob(
+            str(tmp_path / "model.npz"),
+            str(tmp_path / "params.npz"),
+            str(tmp_path / f"b{batch_size}"),
+            scenario="all",
+            eval_scenario="all_extra",
+            image_size=32,
+            batch_size=batch_size,
+            num_shards=2,
+        )
+        run_render_job(job)
+        outputs[batch_size] = _digests(tmp_path / f"b{batch_size}")
+    assert len(outputs[3]) == 3  # 2 train shards + 1 eval shard
+    assert outputs[3] == outputs[8]
+    records = read_examples(str(tmp_path / "b3"), "train")
+    temperatures = [tf.train.Example.FromString(r).features.feature["light_temperature_k"] for r in records]
+    assert len({t.float_list.value[0] for t in temperatures}) == 10  # the new factors are stored
+
+
 def test_shards_hold_contiguous_balanced_ranges():
     shards = [shard_of(i, 10, 3) for i in range(10)]
     assert shards == sorted(shards) and set(shards) == {0, 1, 2}
@@ -83,7 +108,7 @@ def test_unknown_scenario_fails_before_rendering(tmp_path, small_model):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("scenario_name", ["none", "angle", "angle_bg", "all"])
+@pytest.mark.parametrize("scenario_name", ["none", "angle", "angle_bg", "all", "all_extra"])
 def test_each_scenario_stores_in_range_factors_and_optional_maps(tmp_path, small_model, scenario_name):
     write_model_and_parameters(tmp_path, small_model, 12, 4, seed=9)
     job = RenderJob(

@@ -131,3 +131,19 @@ def test_expression_moves_vertices_only_when_the_model_has_one(small_model):
     moved = HeadRenderer(expressive, 32).render(q, [_frontal()], expression=np.ones((1, 1), np.float32))
     rows_neutral, rows_moved = np.nonzero(neutral.masks[0])[0], np.nonzero(moved.masks[0])[0]
     assert rows_moved.mean() < rows_neutral.mean() - 1.5  # the head moved up (~40 mm) in the image
+
+
+def test_light_colour_temperature_warms_and_cools_the_head(renderer, small_model):
+    q = np.zeros((3, small_model.num_parameters))
+    white = _frontal()
+    assert white["light_temperature_k"] == 6500.0
+    legacy = {k: v for k, v in white.items() if k != "light_temperature_k"}  # factors from before the key
+    warm, cool = dict(white, light_temperature_k=3000.0), dict(white, light_temperature_k=9000.0)
+    batch = renderer.render(q, [warm, white, cool])
+    np.testing.assert_array_equal(batch.images[1], renderer.render(q[:1], [legacy]).images[0])
+    head = batch.masks[0]
+    pixels = batch.images.astype(float)[:, head]  # [3, N, 3]
+    red_minus_blue = (pixels[..., 0] - pixels[..., 2]).mean(axis=1)
+    assert red_minus_blue[0] > red_minus_blue[1] + 10 > red_minus_blue[2] + 20
+    brightness = pixels.mean(axis=(1, 2))
+    assert np.all(np.abs(brightness - brightness[1]) < 25)  # colour, not intensity

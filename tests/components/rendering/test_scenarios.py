@@ -13,23 +13,73 @@ from headsynth.components.rendering.scenarios import (
 from headsynth.core.errors import ConfigError
 from headsynth.data_schemas.features import FACTOR_NAMES
 
+BACKGROUND_AUGMENTATION = {
+    "bg_flip",
+    "bg_brightness",
+    "bg_contrast",
+    "bg_gain_r",
+    "bg_gain_g",
+    "bg_gain_b",
+    "bg_procedural",
+}
+
 
 def test_paper_scenarios_differ_in_one_kind_of_variability_at_a_time():
     none, angle, angle_bg, everything = (SCENARIOS[n] for n in ("none", "angle", "angle_bg", "all"))
     assert none.yaw_deg == Factor("constant", 45.0)
     assert angle.yaw_deg.bounds() == (-90.0, 90.0)
     assert [n for n in FACTOR_NAMES if getattr(none, n) != getattr(angle, n)] == ["yaw_deg"]
-    assert [n for n in FACTOR_NAMES if getattr(angle, n) != getattr(angle_bg, n)] == ["background"]
+    changed_bg = {n for n in FACTOR_NAMES if getattr(angle, n) != getattr(angle_bg, n)}
+    assert changed_bg == {"background"} | BACKGROUND_AUGMENTATION
     changed = {n for n in FACTOR_NAMES if getattr(angle_bg, n) != getattr(everything, n)}
-    assert {
+    assert changed == {
         "scalp_hair",
         "facial_hair",
         "focal_mm",
         "distance_mm",
         "shift_x",
+        "shift_y",
+        "light_azimuth_deg",
+        "light_elevation_deg",
         "light_intensity",
-        "light_r",
-    } <= changed
+        "light_temperature_k",
+        "ambient",
+    }
+
+
+def test_all_varies_what_the_paper_lists_and_all_extra_adds_the_rest():
+    everything, extra = SCENARIOS["all"], SCENARIOS["all_extra"]
+    fixed = ("pitch_deg", "roll_deg", "expression_scale", "sh_strength", "light_r", "light_g", "light_b")
+    assert all(getattr(everything, n).kind == "constant" for n in fixed)
+    assert everything.light_temperature_k.bounds() == (3000.0, 9000.0)
+    samples = [everything.sample(0, "train", i) for i in range(50)]
+    for name in ("pitch_deg", "roll_deg", "expression_scale", "sh_strength"):
+        assert {s[name] for s in samples} == {0.0}, name
+    assert all(s["light_r"] == s["light_g"] == s["light_b"] == 1.0 for s in samples)
+    assert (
+        min(s["light_temperature_k"] for s in samples) < 4500 < max(s["light_temperature_k"] for s in samples)
+    )
+    changed = {n for n in FACTOR_NAMES if getattr(everything, n) != getattr(extra, n)}
+    assert changed == set(fixed) | {"light_temperature_k"}
+    assert extra.pitch_deg.bounds() == (-15.0, 15.0) and extra.roll_deg.bounds() == (-10.0, 10.0)
+    assert extra.expression_scale.bounds() == (0.0, 1.0) and extra.sh_strength.bounds() == (0.0, 0.5)
+    extra_samples = [extra.sample(0, "train", i) for i in range(50)]
+    for name in ("pitch_deg", "roll_deg", "expression_scale", "sh_strength"):
+        assert np.std([s[name] for s in extra_samples]) > 0, name
+
+
+def test_scenarios_with_photographs_opt_into_richer_backgrounds():
+    for name in ("none", "angle"):
+        scenario = SCENARIOS[name]
+        assert not scenario.uses_photographs()
+        assert all(getattr(scenario, n).kind == "constant" for n in BACKGROUND_AUGMENTATION)
+        assert scenario.light_temperature_k == Factor("constant", 6500.0)
+    for name in ("angle_bg", "all", "all_extra"):
+        samples = [SCENARIOS[name].sample(4, "train", i) for i in range(400)]
+        flips, procedural = (np.mean([s[n] for s in samples]) for n in ("bg_flip", "bg_procedural"))
+        assert abs(flips - 0.5) < 0.1 and abs(procedural - 0.3) < 0.08
+        assert np.std([s["bg_gain_r"] for s in samples]) > 0.05
+        assert len({s["bg_texture_seed"] for s in samples}) == len(samples)
 
 
 def test_factors_depend_only_on_seed_split_and_index():
@@ -80,6 +130,11 @@ def test_user_defined_scenario_from_json(tmp_path):
         ({"factors": {"yaw_deg": {"kind": "cauchy"}}}, "Unknown factor kind"),
         ({"factors": {"yaw_deg": "left"}}, "Cannot read a scene factor"),
         ({"colour": 1}, "Unknown scenario keys"),
+        ({"factors": {"light_temperature_k": 0}}, "light_temperature_k must stay above 0 kelvin"),
+        (
+            {"factors": {"light_temperature_k": {"kind": "normal", "a": 6500, "b": 1000}}},
+            "light_temperature_k must stay above 0 kelvin",
+        ),
     ],
 )
 def test_bad_scenarios_name_the_problem(values, fragment):
