@@ -49,6 +49,8 @@ def check_names(config: HeadsynthConfig) -> HeadsynthConfig:
     get_backbone_preset(config.training.backbone, key="training.backbone")
     if generative.study_backbone:
         get_backbone_preset(generative.study_backbone, key="generative.study_backbone")
+    if config.variability.backbone:
+        get_backbone_preset(config.variability.backbone, key="variability.backbone")
     if evaluation.identity_backend != "none":
         check_backend_name(evaluation.identity_backend, key="evaluation.identity_backend")
     generative_settings(config).check()
@@ -114,6 +116,52 @@ def train_settings(config: HeadsynthConfig, **training_changes) -> TrainSettings
         image_size=config.rendering.image_size,
         scale=config.sampling.scale,
     )
+
+
+def variability_image_size(config: HeadsynthConfig) -> int:
+    """The variability study's input side: its own, else the rendering section's."""
+    return config.variability.image_size or config.rendering.image_size
+
+
+def variability_render_job(
+    config: HeadsynthConfig, model_path: str, parameters_path: str, output_dir: str, scenario: str
+) -> RenderJob:
+    """The job rendering one scenario of the variability study: both splits in `scenario`, with head masks.
+
+    The masks let the study measure how much of each network's saliency falls on the head (Fig. 9).
+    """
+    return render_job(
+        config,
+        model_path,
+        parameters_path,
+        output_dir,
+        scenario=scenario,
+        eval_scenario=scenario,
+        image_size=variability_image_size(config),
+        store_mask=True,
+    )
+
+
+def variability_train_settings(config: HeadsynthConfig, seed_index: int) -> TrainSettings:
+    """The settings of the variability study's networks of one seed: its own fields over the training section's.
+
+    Args:
+        config: the configuration.
+        seed_index: 0 .. variability.seeds - 1; the network's seed is `training.seed + seed_index`.
+    """
+    study = config.variability
+    changes = {
+        key: value
+        for key, value in (
+            ("backbone", study.backbone),
+            ("train_steps", study.train_steps),
+            ("batch_size", study.batch_size),
+            ("steps_per_epoch", study.steps_per_epoch),
+        )
+        if value
+    }
+    settings = train_settings(config, seed=config.training.seed + seed_index, **changes)
+    return dataclasses.replace(settings, image_size=variability_image_size(config))
 
 
 def file_fingerprint(source: str) -> str:

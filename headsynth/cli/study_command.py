@@ -3,13 +3,15 @@
     headsynth study variability --preset quickstart [--out DIR] [--set section.key=value ...] [--beam-arg ARG ...]
     headsynth study samplers --preset quickstart [--out DIR] [--set section.key=value ...] [--beam-arg ARG ...]
 
-The variability study (`headsynth/study/variability.py`) trains one network
-per scenario and evaluates each on every scenario; the samplers study
+The variability study (`headsynth/study/variability.py`) trains
+`variability.seeds` networks per scenario, evaluates each on every scenario
+and computes the paper's findings; the samplers study
 (`headsynth/study/samplers.py`) trains one network per parameter sampler. A
-study's size comes from the preset (sampling, rendering, training) and its
-`evaluation` section (study_scenarios, study_num_test, saliency_examples,
-identity_*) or `generative.study_*` keys. A rerun with the same configuration
-reuses the finished stages.
+study's size comes from the preset: the `variability` section (num_train,
+image_size, backbone, train_steps, seeds; empty values take the sampling,
+rendering and training sections') and `evaluation` (study_scenarios,
+study_num_test, saliency_examples, identity_*), or the `generative.study_*`
+keys. A rerun with the same configuration reuses the finished stages.
 """
 
 from __future__ import annotations
@@ -54,8 +56,17 @@ def variability_command(config: HeadsynthConfig, out: str | None) -> int:
     report("headsynth", f"variability study, preset {config.preset!r}, into {output_dir}")
     result = run_variability_study(config, output_dir)
     print(f"\nheadsynth study variability ({config.preset}) finished in {result.seconds['total']:.0f} s\n")
-    print("Mean squared error on q, 95% CI (rows: trained on; columns: tested on)")
+    print(
+        f"Mean squared error on q, 95% CI over {result.seeds} seed(s) and the test images "
+        "(rows: trained on; columns: tested on)"
+    )
     print(result.table())
+    if result.findings:
+        print("\nThe paper's findings in this run:")
+        for finding in result.findings:
+            print(
+                f"  [{'holds' if finding['holds'] else 'does not hold'}] {finding['figure']}: {finding['claim']}"
+            )
     if result.identity:
         print(f"\nIdentity score ({result.identity['backend']}) on {result.identity['test_scenario']!r}:")
         for row in result.identity["table"]:

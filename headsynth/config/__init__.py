@@ -17,6 +17,7 @@ from headsynth.config.schema import (
     RenderConfig,
     SamplingConfig,
     TrainingConfig,
+    VariabilityConfig,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RenderConfig",
     "SamplingConfig",
     "TrainingConfig",
+    "VariabilityConfig",
     "apply_overrides",
     "get_preset",
     "validate",

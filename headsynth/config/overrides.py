@@ -15,6 +15,7 @@ from headsynth.config.schema import (
     HeadsynthConfig,
     PipelineConfig,
     TrainingConfig,
+    VariabilityConfig,
 )
 from headsynth.core.errors import ConfigError
 
@@ -143,6 +144,7 @@ def validate(config: HeadsynthConfig) -> None:
     validate_training(config.training)
     validate_pipeline(config.pipeline)
     validate_evaluation(config.evaluation)
+    validate_variability(config.variability)
     validate_generative(config)
 
 
@@ -166,6 +168,11 @@ def validate_training(training: TrainingConfig) -> None:
     if training.distribution not in ("default", "mirrored", "one_device"):
         raise ConfigError(
             f"training.distribution must be default, mirrored or one_device. Received: {training.distribution!r}."
+        )
+    if training.input_mean not in ("image", "channel"):
+        raise ConfigError(
+            f"training.input_mean must be image or channel. Received: {training.input_mean!r}.",
+            "image subtracts the training set's mean image (the paper), channel its per-channel mean.",
         )
     if training.log_renders < 0:
         raise ConfigError(f"training.log_renders must be >= 0. Received: {training.log_renders}.")
@@ -223,6 +230,29 @@ def validate_evaluation(evaluation: EvaluationConfig) -> None:
             f"evaluation.study_scenarios must name distinct scenarios. Received: {evaluation.study_scenarios}.",
             "Example: --set evaluation.study_scenarios=none,angle,angle_bg,all.",
         )
+
+
+def validate_variability(variability: VariabilityConfig) -> None:
+    """Checks the variability study's section: counts >= 0 (0: the main sections'), at least one seed."""
+    for key in (
+        "num_train",
+        "image_size",
+        "train_steps",
+        "batch_size",
+        "steps_per_epoch",
+        "saliency_share_examples",
+    ):
+        if getattr(variability, key) < 0:
+            raise ConfigError(f"variability.{key} must be >= 0. Received: {getattr(variability, key)}.")
+    if variability.image_size and variability.image_size < 16:
+        raise ConfigError(f"variability.image_size must be at least 16. Received: {variability.image_size}.")
+    if variability.seeds < 1:
+        raise ConfigError(
+            f"variability.seeds must be >= 1. Received: {variability.seeds}.",
+            "Set e.g. --set variability.seeds=3.",
+        )
+    if variability.bootstrap < 100:
+        raise ConfigError(f"variability.bootstrap must be >= 100. Received: {variability.bootstrap}.")
 
 
 def validate_generative(config: HeadsynthConfig) -> None:

@@ -120,6 +120,10 @@ class TrainingConfig:
             go to TensorBoard at the end of training (0: none).
         deterministic: enable TensorFlow's op determinism, so a rerun with the
             same seed gives identical weights (CPU; slower on GPU).
+        input_mean: what is subtracted from each input when the stem's
+            weights do not fix it: "image" (the per-pixel mean image of the
+            training set, as the paper subtracts ResNet-50's mean image) or
+            "channel" (its per-channel mean).
     """
 
     backbone: str = "small_cnn"
@@ -141,6 +145,7 @@ class TrainingConfig:
     distribution: str = "default"
     log_renders: int = 4
     deterministic: bool = False
+    input_mean: str = "image"
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,42 @@ class EvaluationConfig:
     study_scenarios: tuple[str, ...] = ("none", "angle", "angle_bg", "all")
     study_num_test: int = 0
     focus_scenario: str = "all"
+
+
+@dataclass(frozen=True)
+class VariabilityConfig:
+    """The variability study's own data and networks (`headsynth study variability`, the paper's experiment).
+
+    The study keeps its own settings so that it trains the paper's end-to-end
+    full-image CNN whatever network the main job trains. Zero or empty values
+    take the main sections' (`sampling`, `rendering`, `training`).
+
+    Attributes:
+        num_train: training examples rendered per scenario (the paper: ~200,000).
+        image_size: input side in pixels.
+        backbone: the networks' backbone.
+        train_steps: optimisation steps per network.
+        batch_size: examples per step.
+        steps_per_epoch: steps between the inference-mode error measurements
+            of the learning curves.
+        seeds: networks trained per scenario, with training seeds
+            `training.seed + 0 .. seeds - 1`; every CI is over seeds and images.
+        saliency_share_examples: test examples of the focus scenario whose
+            share of saliency inside the head mask is measured per network
+            (the Fig. 9 finding; 0: not measured).
+        bootstrap: resamples of the two-way (seeds x images) bootstrap behind
+            every CI and finding.
+    """
+
+    num_train: int = 0
+    image_size: int = 0
+    backbone: str = ""
+    train_steps: int = 0
+    batch_size: int = 0
+    steps_per_epoch: int = 0
+    seeds: int = 1
+    saliency_share_examples: int = 64
+    bootstrap: int = 2000
 
 
 @dataclass(frozen=True)
@@ -306,6 +347,7 @@ class HeadsynthConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    variability: VariabilityConfig = field(default_factory=VariabilityConfig)
     generative: GenerativeConfig = field(default_factory=GenerativeConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -284,3 +284,37 @@ def plot_identity_scores(rows: list[dict], path: str) -> None:
     axis.set_ylabel("identity score (95% CI)")
     axis.legend(fontsize=8)
     save_figure(figure, path)
+
+
+def plot_learning_curves(curves: dict[str, list[dict[str, list[float]]]], path: str) -> None:
+    """One panel per network: training loss (training mode), training and validation loss (inference mode).
+
+    Args:
+        curves: network -> one dict per seed with lists `step`, `train_loss`,
+            `train_inference_loss` and `val_loss` (`training_result.json`'s `curves`).
+        path: the PNG to write.
+    """
+    plt = _pyplot()
+    styles = (
+        ("train_loss", "training (training mode)", ":"),
+        ("train_inference_loss", "training (inference mode)", "-"),
+        ("val_loss", "validation (inference mode)", "--"),
+    )
+    figure, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 3.2), squeeze=False, sharey=True)
+    for axis, (net, seeds) in zip(axes[0], curves.items(), strict=True):
+        for seed, curve in enumerate(seeds):
+            for key, label, style in styles:
+                if len(curve.get(key, [])) == len(curve["step"]) and curve["step"]:
+                    axis.plot(
+                        curve["step"],
+                        curve[key],
+                        style,
+                        color=f"C{seed}",
+                        label=f"{label}" if seed == 0 else None,
+                    )
+        axis.set_title(f"trained on {net}", fontsize=10)
+        axis.set_xlabel("step")
+        axis.set_yscale("log")
+    axes[0][0].set_ylabel("mean squared error on q")
+    axes[0][-1].legend(fontsize=7, title="colour: seed", title_fontsize=7)
+    save_figure(figure, path)

@@ -1,7 +1,10 @@
 """The variability study (the paper's experiment): train x test scenario matrix of the error on q.
 
-One network is trained per training scenario (by default *none*, *angle*,
-*angle_bg*, *all*) and each is evaluated on the test set of every scenario.
+`variability.seeds` networks are trained per training scenario (by default
+*none*, *angle*, *angle_bg*, *all*), each with its own seed, and each is
+evaluated on the test set of every scenario. The study has its own data and
+network settings (the `variability` section), so it trains the paper's
+end-to-end full-image CNN whatever the main job trains.
 Shared work is done once: the parameters are sampled once, and each
 scenario's data (its training split and its test split) is rendered once,
 by the same Beam render job the pipeline uses; every network is evaluated on
@@ -12,14 +15,15 @@ Layout of the study folder:
     config.json                 the resolved configuration
     face_model.npz, parameters.npz
     data/<scenario>/            rendered examples: Split-train (training), Split-eval (the test set)
-    nets/<scenario>/serving/    the SavedModel trained on <scenario>
-    nets/<scenario>/logs/       its TensorBoard logs and regressor.keras
-    evaluation/errors.npz       per-example errors of every (network, test scenario) and of naive
+    nets/<scenario>/seed<k>/serving/  the SavedModel trained on <scenario> with seed k
+    nets/<scenario>/seed<k>/logs/     its TensorBoard logs, regressor.keras, training_result.json
+    evaluation/errors.npz       per-seed, per-example errors of every (network, test scenario) and of naive
+    evaluation/learning_curves.png  training and validation error of every network, in inference mode
     evaluation/*.png            error_violins (Fig. 7), error_vs_yaw (Fig. 8), saliency (Fig. 9),
                                 identity_scores, identity_distributions (thesis Figs. 6.13, 4.7)
     evaluation/identity.json    identity scores, corrected scores, ranks, CIs
     tensorboard/                the matrix and figures as TensorBoard events
-    study.json                  the matrix with 95% CIs, timings, paths
+    study.json                  the matrix with 95% CIs over seeds and images, the findings, timings, paths
     report.html                 everything above in one self-contained page
 
 Each stage writes a stamp of the configuration it ran with; a rerun with the
@@ -36,9 +40,8 @@ import time
 import numpy as np
 
 from headsynth import wiring
-from headsynth.components.rendering.render_job import RenderJob, run_render_job
+from headsynth.components.rendering.render_job import run_render_job
 from headsynth.components.sampling.samplers import sample_parameters
-from headsynth.components.training.settings import TrainSettings
 from headsynth.config import HeadsynthConfig
 from headsynth.core.progress import report as progress
 from headsynth.data_schemas.parameter_store import save_split_parameters
@@ -53,18 +56,9 @@ from headsynth.study.variability_result import StudyResult, study_scenarios, wri
 NETWORK_FILES = ["serving/saved_model.pb", "logs/regressor.keras", "logs/training_result.json"]
 
 
-def scenario_render_job(
-    config: HeadsynthConfig, model_path: str, parameters_path: str, output_dir: str, scenario: str
-) -> RenderJob:
-    """The job rendering one scenario's data: the configured job with both splits in `scenario`."""
-    return wiring.render_job(
-        config, model_path, parameters_path, output_dir, scenario=scenario, eval_scenario=scenario
-    )
-
-
-def study_train_settings(config: HeadsynthConfig) -> TrainSettings:
-    """The settings every network of the study is trained with: the configured ones."""
-    return wiring.train_settings(config)
+def network_name(scenario: str, seed_index: int) -> str:
+    """The name (and folder under nets/) of the network trained on `scenario` with seed `seed_index`."""
+    return f"{scenario}/seed{seed_index}"
 
 
 def model_fingerprint(model: MorphableModel) -> str:
@@ -100,15 +94,18 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[MorphableModel,
     data_dirs = {}
     for scenario in scenarios:
         data_dirs[scenario] = os.path.join(out_dir, "data", scenario)
-        job = scenario_render_job(config, model_path, parameters_path, data_dirs[scenario], scenario)
-        stamp = {**base_stamp, "scenario": scenario, "rendering": dataclasses.asdict(config.rendering)}
-        stamp["rendering"].pop("beam_args", None)
+        job = wiring.variability_render_job(
+            config, model_path, parameters_path, data_dirs[scenario], scenario
+        )
+        stamp = {**base_stamp, "scenario": scenario, "job": dataclasses.asdict(job)}
+        for path in ("model_path", "parameters_path", "output_dir"):
+            stamp["job"].pop(path)
         if stamp_matches(job.output_dir, stamp, ["render.json"]):
             progress("study", f"reusing the rendered {scenario!r} data")
             continue
         progress(
             "study",
-            f"rendering {config.sampling.num_train} train + {base_stamp['num_test']} test examples of {scenario!r}",
+            f"rendering {base_stamp['num_train']} train + {base_stamp['num_test']} test examples of {scenario!r}",
         )
         run_render_job(job, beam_args=list(config.rendering.beam_args))
         write_stamp(job.output_dir, stamp)
@@ -125,10 +122,12 @@ def sample_study_parameters(config: HeadsynthConfig, out_dir: str) -> dict:
     face_model, sampling = config.face_model, config.sampling
     model = load_model(face_model.source, face_model.shape_components, face_model.texture_components)
     num_test = config.evaluation.study_num_test or sampling.num_eval
+    num_train = config.variability.num_train or sampling.num_train
     stamp = {
         "face_model": dataclasses.asdict(face_model),
         "face_model_sha256": model_fingerprint(model),  # a changed model file invalidates every stage
         "sampling": dataclasses.asdict(sampling),
+        "num_train": num_train,
         "num_test": num_test,
         "num_parameters": model.num_parameters,
     }
@@ -139,7 +138,7 @@ def sample_study_parameters(config: HeadsynthConfig, out_dir: str) -> dict:
     save_split_parameters(
         os.path.join(out_dir, "parameters.npz"),
         {
-            "train": sample_parameters(sampling.sampler, sampling.num_train, width, seed=[sampling.seed, 0]),
+            "train": sample_parameters(sampling.sampler, num_train, width, seed=[sampling.seed, 0]),
             "eval": sample_parameters(sampling.sampler, num_test, width, seed=[sampling.seed, 1]),
         },
         sampler=sampling.sampler,
@@ -152,18 +151,24 @@ def sample_study_parameters(config: HeadsynthConfig, out_dir: str) -> dict:
 def train_networks(
     config: HeadsynthConfig, out_dir: str, model: MorphableModel, data_dirs: dict[str, str]
 ) -> tuple[dict, dict]:
-    """Trains one network per scenario on its training split (validation: its own test split).
+    """Trains `variability.seeds` networks per scenario on its training split (validation: its own test split).
 
     Returns:
-        (scenario -> training result dict, scenario -> seconds).
+        (network name -> training result dict, network name -> seconds); names from `network_name`.
     """
-    return train_study_networks(
-        study_train_settings(config),
-        model,
-        out_dir,
-        {name: (data_dir, os.path.join(data_dir, "Split-eval", "*")) for name, data_dir in data_dirs.items()},
-        required=NETWORK_FILES,
-    )
+    results, seconds = {}, {}
+    for seed_index in range(config.variability.seeds):
+        data = {
+            network_name(scenario, seed_index): (data_dir, os.path.join(data_dir, "Split-eval", "*"))
+            for scenario, data_dir in data_dirs.items()
+        }
+        settings = wiring.variability_train_settings(config, seed_index)
+        seed_results, seed_seconds = train_study_networks(
+            settings, model, out_dir, data, required=NETWORK_FILES
+        )
+        results.update(seed_results)
+        seconds.update(seed_seconds)
+    return results, seconds
 
 
 def run_variability_study(config: HeadsynthConfig, out_dir: str) -> StudyResult:
@@ -177,7 +182,7 @@ def run_variability_study(config: HeadsynthConfig, out_dir: str) -> StudyResult:
     model, data_dirs, render_seconds = prepare_data(config, out_dir)
     training, train_seconds = train_networks(config, out_dir, model, data_dirs)
     eval_started = time.monotonic()
-    result = evaluate_study(config, out_dir, model, data_dirs)
+    result = evaluate_study(config, out_dir, model, data_dirs, training)
     result.seconds.update(
         {
             "rendering": render_seconds,

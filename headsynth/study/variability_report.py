@@ -6,16 +6,17 @@ import os
 
 import numpy as np
 
+from headsynth import wiring
 from headsynth.components.evaluation.run_report import add_identity_section
 from headsynth.config import HeadsynthConfig
 from headsynth.report.html import HtmlReport, format_ci
 from headsynth.study.variability_result import StudyResult
 
 FILES = (
-    "  study.json                 the matrix with CIs, identity table, timings\n"
-    "  evaluation/errors.npz      per-example errors (<net>__on__<test>, naive__on__<test>, yaw__<test>)\n"
-    "  nets/<scenario>/serving/   the SavedModels (headsynth predict PHOTO --model nets/<scenario>)\n"
-    "  nets/<scenario>/logs/      TensorBoard logs, regressor.keras\n"
+    "  study.json                 the matrix with CIs, the findings, identity table, learning curves, timings\n"
+    "  evaluation/errors.npz      per-seed, per-example errors (<net>__on__<test> [S, N], naive [1, N], yaw__<test>)\n"
+    "  nets/<scenario>/seed<k>/serving/  the SavedModels (headsynth predict PHOTO --model nets/<scenario>/seed0)\n"
+    "  nets/<scenario>/seed<k>/logs/     TensorBoard logs, regressor.keras, training_result.json (curves)\n"
     "  tensorboard/               the matrix and figures (headsynth tensorboard <study folder>)"
 )
 
@@ -28,7 +29,8 @@ def write_study_report(
     report = HtmlReport(f"Variability study ({config.preset})")
     report.paragraph(summary_text(result, config))
     add_matrix_section(report, result)
-    for name in ("error_violins.png", "error_vs_yaw.png", "saliency.png"):
+    add_findings_section(report, result)
+    for name in ("error_violins.png", "error_vs_yaw.png", "saliency.png", "learning_curves.png"):
         if name in result.figures:
             report.image(os.path.join(eval_dir, name), result.figures[name])
     if result.identity:
@@ -51,12 +53,15 @@ def write_study_report(
 def summary_text(result: StudyResult, config: HeadsynthConfig) -> str:
     """The opening paragraph: what was trained on what, and evaluated on what."""
     num_test = result.naive[result.scenarios[0]]["count"]
-    size, training = config.rendering.image_size, config.training
+    settings = wiring.variability_train_settings(config, 0)
+    size, training = settings.image_size, settings.training
+    num_train = config.variability.num_train or config.sampling.num_train
     return (
-        f"One network per training scenario ({', '.join(result.scenarios)}), each trained on "
-        f"{config.sampling.num_train} renders at {size}x{size} "
-        f"for {training.train_steps} steps ({training.backbone}, {training.head} head, "
-        f"{training.optimizer}), and evaluated on the same {num_test} test examples of every scenario "
+        f"{result.seeds} network(s) per training scenario ({', '.join(result.scenarios)}), each with its own "
+        f"seed, trained on {num_train} renders at {size}x{size} "
+        f"for {training.train_steps} steps of {training.batch_size} ({training.backbone}, {training.head} head, "
+        f"{training.optimizer}, the training set's mean {training.input_mean} subtracted), and evaluated on "
+        f"the same {num_test} test examples of every scenario "
         f"(parameters q ~ {config.sampling.sampler}, scale {config.sampling.scale:g}; "
         f"{config.face_model.shape_components} shape + {config.face_model.texture_components} texture components)."
     )
@@ -67,8 +72,8 @@ def add_matrix_section(report: HtmlReport, result: StudyResult) -> None:
     scenarios = result.scenarios
     report.heading("Mean error on q (train x test)")
     report.paragraph(
-        "Mean squared euclidean error between predicted and true q, with its 95% confidence interval "
-        "(mean +- 1.96 standard errors). Rows: the scenario the network was trained on; columns: the test "
+        "Mean squared euclidean error between predicted and true q over seeds and test images, with its 95% "
+        "confidence interval (a bootstrap resampling the test images and, per network, the seeds). Rows: the scenario the network was trained on; columns: the test "
         "scenario; the last row is the naive predictor (q = 0). Bold: the best network per test scenario."
     )
     highlight = set()
@@ -90,20 +95,56 @@ def add_matrix_section(report: HtmlReport, result: StudyResult) -> None:
     report.table(["train \\ test", *scenarios], ratio_rows)
 
 
+def add_findings_section(report: HtmlReport, result: StudyResult) -> None:
+    """The paper's claims, each with whether it holds in this run and the differences behind it."""
+    report.heading("Findings")
+    if not result.findings:
+        report.paragraph("No findings: they are about test scenario all, which this study did not evaluate.")
+        return
+    report.paragraph(
+        "The paper's claims, computed from this run. Each comparison is the mean error of a minus that of b "
+        "with its 95% CI over seeds and test images; a claim holds when every CI lies below 0."
+    )
+    rows = [
+        [
+            finding["figure"],
+            finding["claim"],
+            "holds" if finding["holds"] else "does not hold",
+            "; ".join(
+                f"{c['a']} - {c['b']}: {c['difference']:.3f} [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]"
+                for c in finding["comparisons"]
+            ),
+        ]
+        for finding in result.findings
+    ]
+    report.table(["figure", "claim", "in this run", "differences (95% CI)"], rows)
+
+
 def add_training_section(report: HtmlReport, result: StudyResult, training: dict) -> None:
-    """Steps, final losses and seconds per network, and the time of every stage."""
+    """Steps, final losses (training and inference mode) and seconds per network, and the time of every stage."""
     report.heading("Training")
     train_rows = [
         [
-            net,
-            training[net].get("train_steps", ""),
-            f"{training[net].get('train_loss', float('nan')):.3f}",
-            f"{training[net].get('val_loss', float('nan')):.3f}",
-            f"{result.seconds.get(f'training_{net}', 0.0):.0f}",
+            name,
+            values.get("train_steps", ""),
+            f"{values.get('train_loss', float('nan')):.3f}",
+            f"{values.get('train_inference_loss', float('nan')):.3f}",
+            f"{values.get('val_loss', float('nan')):.3f}",
+            f"{result.seconds.get(f'training_{name}', 0.0):.0f}",
         ]
-        for net in result.scenarios
+        for name, values in training.items()
     ]
-    report.table(["network", "steps", "final train loss", "final validation loss", "seconds"], train_rows)
+    report.table(
+        [
+            "network",
+            "steps",
+            "final training loss (training mode)",
+            "final training loss (inference mode)",
+            "final validation loss",
+            "seconds",
+        ],
+        train_rows,
+    )
     report.paragraph(
         "Time: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items() if not k.startswith("training_"))

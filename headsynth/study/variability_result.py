@@ -25,6 +25,8 @@ class StudyResult:
     seconds: dict[str, float]
     report: str
     figures: dict[str, str] = field(default_factory=dict)
+    findings: list[dict] = field(default_factory=list)
+    seeds: int = 1
 
     def cells(self, net: str) -> dict[str, dict]:
         """Test scenario -> error summary of network `net` (or of "naive")."""
@@ -49,11 +51,14 @@ def study_scenarios(config: HeadsynthConfig) -> tuple[list[str], str]:
 
 
 def write_study_json(result: StudyResult, config: HeadsynthConfig, training: dict) -> None:
-    """`study.json`: the matrix with CIs, the identity table, the training results, timings and paths."""
+    """`study.json`: the matrix with CIs over seeds and images, the findings, the identity table, the training
+    results (with learning curves), timings and paths."""
     payload = {
         "preset": config.preset,
         "scenarios": result.scenarios,
+        "seeds": result.seeds,
         "matrix": result.matrix,
+        "findings": result.findings,
         "naive": result.naive,
         "identity": result.identity,
         "training": training,

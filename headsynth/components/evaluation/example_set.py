@@ -32,6 +32,7 @@ class ExampleSet:
         yaw: `[N]` yaw in degrees.
         index: `[N]` example indices.
         scenario: the split's scenario.
+        masks: encoded PNG head masks, or None when the examples were rendered without them.
     """
 
     records: list[bytes]
@@ -40,6 +41,7 @@ class ExampleSet:
     yaw: np.ndarray
     index: np.ndarray
     scenario: str
+    masks: list[bytes] | None = None
 
 
 def load_example_set(examples_dir: str, split: str = "eval", limit: int | None = None) -> ExampleSet:
@@ -59,6 +61,7 @@ def load_example_set(examples_dir: str, split: str = "eval", limit: int | None =
         yaw=np.array([f["yaw_deg"].float_list.value[0] for f in parsed], np.float32),
         index=np.array([f[features.INDEX].int64_list.value[0] for f in parsed], np.int64),
         scenario=parsed[0][features.SCENARIO].bytes_list.value[0].decode(),
+        masks=[f[features.MASK].bytes_list.value[0] for f in parsed] if features.MASK in parsed[0] else None,
     )
 
 

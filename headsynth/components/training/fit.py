@@ -89,6 +89,36 @@ class LearningRateLogger(_StepCounter):
         self._writer.flush()
 
 
+class InferenceModeTrainingLoss(_StepCounter):
+    """Adds `train_inference_loss` to each epoch's logs: the loss on fixed training batches in inference mode.
+
+    Keras' own training loss is averaged over the epoch in training mode
+    (BatchNormalization on batch statistics, the weights still changing);
+    this one is measured like the validation loss, so the two show
+    over-fitting and nothing else. Also records the step of each epoch end.
+    """
+
+    def __init__(self, probe: tf.data.Dataset) -> None:
+        super().__init__()
+        self._probe = probe
+        self._predict = None
+        self.steps: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._predict = tf.function(lambda x: self.model(x, training=False))
+
+    def on_epoch_end(self, epoch, logs=None):
+        total, count = 0.0, 0
+        for inputs, targets in self._probe:
+            errors = tf.reduce_sum(tf.square(self._predict(inputs) - targets), axis=-1)
+            total += float(tf.reduce_sum(errors))
+            count += int(errors.shape[0])
+        if logs is not None and count:
+            logs["train_inference_loss"] = total / count
+        self.steps.append(self.step)
+
+
 # --- Backups --------------------------------------------------------------------------------------
 
 
@@ -135,9 +165,14 @@ class EpochPlan:
 
 
 def make_callbacks(
-    training: TrainingConfig, plan: EpochPlan, log_dir: str, backup_dir: str | None
+    training: TrainingConfig,
+    plan: EpochPlan,
+    log_dir: str,
+    backup_dir: str | None,
+    probe: InferenceModeTrainingLoss,
 ) -> list[keras.callbacks.Callback]:
-    """Backups (with `backup_dir`), TensorBoard, learning-rate logs, checkpoints and the step limit."""
+    """Backups (with `backup_dir`), the inference-mode training loss, TensorBoard, learning-rate logs,
+    checkpoints and the step limit."""
     checkpoint_name = "head_latest.weights.h5" if training.cache_stem_features else "latest.weights.h5"
     return [
         # First: it restores the optimizer's step count that the step counters below read.
@@ -147,6 +182,7 @@ def make_callbacks(
             if backup_dir
             else []
         ),
+        probe,  # before TensorBoard, which then logs its loss with the epoch's others
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=plan.update_freq),
         LearningRateLogger(log_dir, plan.update_freq, make_schedule(training)),
         keras.callbacks.ModelCheckpoint(
@@ -164,6 +200,7 @@ class FitInputs:
     train: tf.data.Dataset
     eval: tf.data.Dataset
     validation_steps: int | None
+    train_probe: tf.data.Dataset
 
 
 def fit_inputs(
@@ -181,7 +218,10 @@ def fit_inputs(
     """
     training = settings.training
     if not training.cache_stem_features:
-        return FitInputs(model, train_ds, eval_ds, training.eval_steps)
+        probe = make_dataset(
+            train_files, num_parameters, settings.image_size, training.batch_size, False, repeat=False
+        )
+        return FitInputs(model, train_ds, eval_ds, training.eval_steps, probe.take(training.eval_steps))
     if training.stem_mode != "frozen":
         raise ValueError(
             f"`cache_stem_features` needs a frozen stem. Received: stem_mode={training.stem_mode!r}"
@@ -199,6 +239,9 @@ def fit_inputs(
         cached_dataset(train_cache, training.batch_size, training.seed, train=True),
         cached_dataset(eval_cache, training.batch_size, training.seed, train=False),
         None,
+        cached_dataset(train_cache, training.batch_size, training.seed, train=False).take(
+            training.eval_steps
+        ),
     )
 
 
@@ -213,9 +256,10 @@ def prepare_model(
     with strategy.scope():
         model = build_regressor(settings, num_parameters)
         if input_preprocessing(training) is None:
-            model.preprocess.mean_image.assign(
-                training_mean_image(train_files, num_parameters, settings.image_size, training.batch_size)
-            )
+            mean = training_mean_image(train_files, num_parameters, settings.image_size, training.batch_size)
+            if training.input_mean == "channel":
+                mean = np.broadcast_to(mean.mean(axis=(0, 1)), mean.shape).astype(np.float32)
+            model.preprocess.mean_image.assign(mean)
         return model, make_optimizer(training)
 
 
@@ -225,14 +269,27 @@ def training_result(
     model: ParameterRegressor,
     resumed_from_step: int,
 ) -> dict:
-    """Final losses, steps trained (and resumed from), and trainable / total parameter counts."""
+    """Final losses (Keras' training-mode one and the inference-mode one), steps trained (and resumed
+    from), and trainable / total parameter counts."""
     return {
         "train_loss": float(history.history["loss"][-1]),
+        "train_inference_loss": float(history.history.get("train_inference_loss", [np.nan])[-1]),
         "val_loss": float(history.history["val_loss"][-1]),
         "train_steps": int(optimizer.iterations.numpy()),
         "resumed_from_step": resumed_from_step,
         "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "parameters": int(model.count_params()),
+    }
+
+
+def learning_curves(history: keras.callbacks.History, steps: list[int]) -> dict[str, list[float]]:
+    """Per epoch end (of this run; a resumed run's earlier epochs are not in it): the step, Keras' training
+    loss (training mode, averaged over the epoch), the inference-mode training loss and the validation loss."""
+    return {
+        "step": [float(s) for s in steps],
+        "train_loss": [float(v) for v in history.history.get("loss", [])],
+        "train_inference_loss": [float(v) for v in history.history.get("train_inference_loss", [])],
+        "val_loss": [float(v) for v in history.history.get("val_loss", [])],
     }
 
 
@@ -304,8 +361,9 @@ def train_regressor(
 
     plan = EpochPlan.of(training)
     resumed_from_step = backed_up_epochs(backup_dir) * plan.steps_per_epoch if backup_dir else 0
-    callbacks = make_callbacks(training, plan, log_dir, backup_dir)
     inputs = fit_inputs(model, settings, train_files, m, train_ds, eval_ds)
+    probe = InferenceModeTrainingLoss(inputs.train_probe)
+    callbacks = make_callbacks(training, plan, log_dir, backup_dir, probe)
     with strategy.scope():
         inputs.fitted.compile(optimizer=optimizer, loss=squared_euclidean_loss)
     with naming_corrupt_shards(train_files, eval_files):
@@ -320,5 +378,6 @@ def train_regressor(
             verbose=2,
         )
     result = training_result(history, optimizer, model, resumed_from_step)
+    result["curves"] = learning_curves(history, probe.steps)
     write_outputs(model, face_model, settings, result, eval_files, serving_model_dir, log_dir)
     return result

@@ -99,6 +99,61 @@ def test_training_writes_tensorboard_logs_checkpoints_and_result(trained_regress
     assert json.loads((out / "logs" / "training_result.json").read_text())["train_steps"] == 12
 
 
+def test_learning_curves_hold_an_inference_mode_training_loss_per_epoch(
+    trained_regressor, rendered_examples, small_model
+):
+    out, result = trained_regressor
+    curves = result["curves"]
+    assert curves["step"] == [6.0, 12.0]  # 12 steps, 6 per epoch
+    for name in ("train_loss", "train_inference_loss", "val_loss"):
+        assert len(curves[name]) == 2 and all(np.isfinite(curves[name]))
+    assert result["train_inference_loss"] == curves["train_inference_loss"][-1]
+    # Recomputed by hand: the final model, in inference mode, on the probe (the first eval_steps=2
+    # batches of 8 of the unshuffled training files).
+    model = keras.models.load_model(out / "logs" / "regressor.keras")
+    images, q = next(
+        iter(
+            make_dataset(
+                str(rendered_examples / "Split-train" / "*"),
+                small_model.num_parameters,
+                32,
+                16,
+                False,
+                repeat=False,
+            )
+        )
+    )
+    expected = np.sum((model(images, training=False).numpy() - q.numpy()) ** 2, axis=-1).mean()
+    assert curves["train_inference_loss"][-1] == pytest.approx(expected, rel=1e-4)
+    runs = read_runs(out / "logs")
+    assert "epoch_train_inference_loss" in runs["train"].Tags()["tensors"]
+
+
+def test_channel_input_mean_subtracts_one_value_per_channel(tmp_path, rendered_examples, small_model):
+    settings = TrainSettings(
+        training=TrainingConfig(
+            batch_size=8,
+            train_steps=2,
+            eval_steps=1,
+            steps_per_epoch=2,
+            backbone="tiny_cnn",
+            input_mean="channel",
+        ),
+        image_size=32,
+    )
+    train_regressor(
+        str(rendered_examples / "Split-train" / "*"),
+        str(rendered_examples / "Split-eval" / "*"),
+        small_model,
+        settings,
+        str(tmp_path / "serving"),
+        str(tmp_path / "logs"),
+    )
+    mean = keras.models.load_model(tmp_path / "logs" / "regressor.keras").preprocess.mean_image.numpy()
+    np.testing.assert_array_equal(mean, np.broadcast_to(mean[0, 0], mean.shape))
+    assert np.ptp(mean[0, 0]) > 0  # three different channel means
+
+
 def test_mean_image_comes_from_its_own_pass_over_the_training_files(
     trained_regressor, rendered_examples, small_model
 ):
@@ -246,6 +301,7 @@ def test_strategies_from_config():
         (dict(cache_stem_features=True), "cache_stem_features needs training.stem_mode=frozen"),
         (dict(distribution="tpu"), "training.distribution must be"),
         (dict(log_renders=-1), "log_renders must be >= 0"),
+        (dict(input_mean="pixel"), "training.input_mean must be image or channel"),
         (dict(stem_weights="weights.pt"), "must be empty, imagenet, or a"),
         (dict(stem_weights="/nowhere/stem.npz"), "does not exist"),
     ],
