@@ -57,6 +57,10 @@ def test_overrides_parse_each_type():
         ("training.train_steps=0", "must be positive"),
         ("rendering.scenario=sideways", "Unknown rendering.scenario 'sideways'"),
         ("sampling.sampler=magic", "Unknown sampling.sampler"),
+        ("variability.seeds=0", "variability.seeds must be >= 1. Received: 0."),
+        ("variability.num_train=-5", "variability.num_train must be >= 0"),
+        ("variability.backbone=vgg99", "Unknown variability.backbone 'vgg99'"),
+        ("training.input_mean=pixel", "training.input_mean must be image or channel"),
     ],
 )
 def test_bad_overrides_name_the_problem(override, fragment):
