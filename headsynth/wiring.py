@@ -19,9 +19,10 @@ from headsynth.components.generative.store import GenerativeSettings
 from headsynth.components.identity.embedding import check_backend_name
 from headsynth.components.rendering.render_job import RenderJob
 from headsynth.components.rendering.scenarios import get_scenario
-from headsynth.components.sampling.samplers import GENERATIVE_SAMPLERS, get_sampler
+from headsynth.components.sampling.samplers import FITTED_SAMPLERS, GENERATIVE_SAMPLERS
+from headsynth.components.sampling.specs import SamplerSpec, parse_sampler_spec, sampler_bound
 from headsynth.components.training.settings import TrainSettings
-from headsynth.config import HeadsynthConfig
+from headsynth.config import HeadsynthConfig, TrainingConfig
 from headsynth.models.backbones import get_preset as get_backbone_preset
 from headsynth.morphable.builtin import builtin_model_path
 
@@ -45,7 +46,9 @@ def check_names(config: HeadsynthConfig) -> HeadsynthConfig:
     for name in evaluation.study_scenarios:
         get_scenario(name, key="evaluation.study_scenarios", files=False)
     get_scenario(evaluation.focus_scenario, key="evaluation.focus_scenario", files=False)
-    get_sampler(config.sampling.sampler, key="sampling.sampler")
+    parse_sampler_spec(config.sampling.sampler, key="sampling.sampler")
+    for spec in generative.study_samplers:
+        parse_sampler_spec(spec, key="generative.study_samplers")
     get_backbone_preset(config.training.backbone, key="training.backbone")
     if generative.study_backbone:
         get_backbone_preset(generative.study_backbone, key="generative.study_backbone")
@@ -111,11 +114,41 @@ def train_settings(config: HeadsynthConfig, **training_changes) -> TrainSettings
         **training_changes: training fields that differ from the section's (a
             study's steps or backbone).
     """
+    training = dataclasses.replace(config.training, **training_changes)
     return TrainSettings(
-        training=dataclasses.replace(config.training, **training_changes),
+        training=training,
         image_size=config.rendering.image_size,
         scale=config.sampling.scale,
+        output_scale=output_scale(
+            training, config.sampling.sampler, {"target_scale": config.sampling.scale}, "sampling.sampler"
+        ),
     )
+
+
+def output_scale(
+    training: TrainingConfig, sampler: str | SamplerSpec, options: dict | None = None, key: str = "sampler"
+) -> float:
+    """The factor on the head's output, so that the head reaches every q the sampler draws.
+
+    `training.output_scale` when set; else, for the "mlp" head (tanh output), the
+    half-width the sampler's q lie in (`sampler_bound`: a uniform's limit,
+    `training.output_scale_stds` standard deviations of a normal; for samplers
+    drawing from data, from the parameter file in `options`, else unit sigma);
+    1 for the unbounded "linear" head.
+
+    Args:
+        training: the training section.
+        sampler: the sampler's spec.
+        options: the sampler's options (`target_scale`: the scale its q are rendered at;
+            `parameter_file` or `model_dir` for samplers drawing from data).
+        key: the configuration key of the spec, for the error message.
+    """
+    if training.output_scale > 0:
+        return float(training.output_scale)
+    if training.head != "mlp":
+        return 1.0
+    spec = sampler if isinstance(sampler, SamplerSpec) else parse_sampler_spec(sampler, key)
+    return sampler_bound(spec, options, training.output_scale_stds)
 
 
 def variability_image_size(config: HeadsynthConfig) -> int:
@@ -183,9 +216,15 @@ def face_model_parameters(config: HeadsynthConfig) -> dict:
     }
 
 
+def sampler_name(config: HeadsynthConfig) -> str:
+    """The registered sampler `sampling.sampler` names (its spec without arguments)."""
+    return parse_sampler_spec(config.sampling.sampler, key="sampling.sampler").name
+
+
 def uses_generative_model(config: HeadsynthConfig) -> bool:
-    """Whether the sampler draws from a fitted generative model (FitGenerativeModel runs first)."""
-    return config.sampling.sampler in GENERATIVE_SAMPLERS
+    """Whether the sampler draws from FitGenerativeModel's folder (which runs first): from its fitted
+    models (gmm, cgan) or around its realistic vectors (fitted_*)."""
+    return sampler_name(config) in (*GENERATIVE_SAMPLERS, *FITTED_SAMPLERS)
 
 
 def sampling_parameters(config: HeadsynthConfig) -> dict:
@@ -211,11 +250,11 @@ def generative_settings(config: HeadsynthConfig) -> GenerativeSettings:
     """The GMM and GAN fitting settings (GANs are trained only for the "cgan" sampler)."""
     generative = config.generative
     return GenerativeSettings(
-        gmm_components=generative.gmm_components,
+        gmm_components=gmm_components(config),
         gmm_covariance_types=generative.gmm_covariance_types,
         gmm_selection=generative.gmm_selection,
         gmm_reg_covar=generative.gmm_reg_covar,
-        cgan_variants=generative.cgan_variants,
+        cgan_variants=spec_cgan_variants(config),
         cgan_steps=generative.cgan_steps,
         cgan_batch_size=generative.cgan_batch_size,
         cgan_learning_rate=generative.cgan_learning_rate,
@@ -235,16 +274,36 @@ def generative_parameters(config: HeadsynthConfig) -> dict:
         "photos_model": generative.photos_model,
         "photos": join_list(generative.photos),
         "photos_labels": generative.photos_labels,
-        "gmm_components": join_list(generative.gmm_components),
+        "gmm_components": join_list(gmm_components(config)),
         "gmm_covariance_types": join_list(generative.gmm_covariance_types),
         "gmm_selection": generative.gmm_selection,
         "gmm_reg_covar": generative.gmm_reg_covar,
-        "cgan_variants": join_list(generative.cgan_variants) if config.sampling.sampler == "cgan" else "",
+        "cgan_variants": join_list(cgan_variants(config)),
         "cgan_steps": generative.cgan_steps,
         "cgan_batch_size": generative.cgan_batch_size,
         "cgan_learning_rate": generative.cgan_learning_rate,
         "seed": generative.seed,
     }
+
+
+def cgan_variants(config: HeadsynthConfig) -> tuple[str, ...]:
+    """The GANs FitGenerativeModel trains: none unless the sampler is "cgan", then
+    `generative.cgan_variants` and the one its spec names (cgan:cvgan1)."""
+    return spec_cgan_variants(config) if sampler_name(config) == "cgan" else ()
+
+
+def spec_cgan_variants(config: HeadsynthConfig) -> tuple[str, ...]:
+    """`generative.cgan_variants` and the one a "cgan" spec names."""
+    spec = parse_sampler_spec(config.sampling.sampler, key="sampling.sampler")
+    named = [spec.values["variant"]] if spec.name == "cgan" and spec.values["variant"] else []
+    return tuple(dict.fromkeys([*config.generative.cgan_variants, *named]))
+
+
+def gmm_components(config: HeadsynthConfig) -> tuple[int, ...]:
+    """`generative.gmm_components` and the size a "gmm" spec names (gmm:25)."""
+    spec = parse_sampler_spec(config.sampling.sampler, key="sampling.sampler")
+    named = {spec.values["components"]} if spec.name == "gmm" and spec.values["components"] else set()
+    return tuple(sorted(set(config.generative.gmm_components) | named))
 
 
 def evaluate_parameters(config: HeadsynthConfig) -> dict:

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -61,12 +62,38 @@ def test_overrides_parse_each_type():
         ("variability.num_train=-5", "variability.num_train must be >= 0"),
         ("variability.backbone=vgg99", "Unknown variability.backbone 'vgg99'"),
         ("training.input_mean=pixel", "training.input_mean must be image or channel"),
+        (
+            "sampling.sampler=naive_normal:-1",
+            "naive_normal takes one argument std > 0. Received: 'naive_normal:-1'.",
+        ),
+        (
+            "generative.study_samplers=naive_uniform:3.5,composite:0.8,2,-1",
+            "composite takes up to three arguments normal_fraction in [0, 1], normal_std > 0, uniform_limit > 0. "
+            "Received: 'composite:0.8,2,-1'.",
+        ),
+        ("training.output_scale=-1", "training.output_scale must be >= 0 (0: derived from sampling.sampler)"),
     ],
 )
 def test_bad_overrides_name_the_problem(override, fragment):
     # Values are checked by apply_overrides, registered names by their registries (check_names).
-    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
         check_names(apply_overrides(get_preset("ci"), [override]))
+
+
+def test_sampler_specs_in_a_list_keep_their_own_commas():
+    config = apply_overrides(
+        get_preset("ci"),
+        ["generative.study_samplers=naive_uniform:3.5,composite:0.8,2,2.6,meta_normal:0.5,2,cvgan2;gmm:8,-1"],
+    )
+    assert config.generative.study_samplers == (
+        "naive_uniform:3.5",
+        "composite:0.8,2,2.6",
+        "meta_normal:0.5,2",
+        "cvgan2",
+        "gmm:8,-1",
+    )
+    with pytest.raises(ConfigError, match=re.escape("gmm takes one argument components (an integer >= 0)")):
+        check_names(config)
 
 
 def test_unknown_preset_lists_the_known_ones():

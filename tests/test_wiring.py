@@ -19,6 +19,9 @@ from headsynth.core.errors import ConfigError
         ("evaluation.study_scenarios=none,tilted", "Unknown evaluation.study_scenarios 'tilted'"),
         ("evaluation.focus_scenario=nope.json", "Unknown evaluation.focus_scenario 'nope.json'"),
         ("sampling.sampler=magic", "Unknown sampling.sampler 'magic'"),
+        ("sampling.sampler=naive_uniform:-4", "naive_uniform takes one argument limit > 0"),
+        ("generative.study_samplers=naive_normal,magic:1", "Unknown generative.study_samplers 'magic'"),
+        ("generative.study_samplers=meta_normal:2,1", "meta_normal takes up to two arguments"),
         ("training.backbone=resnet51", "Unknown training.backbone 'resnet51'"),
         ("generative.study_backbone=vgg", "Unknown generative.study_backbone 'vgg'"),
         ("evaluation.identity_backend=eigenfaces", "Unknown evaluation.identity_backend 'eigenfaces'"),
@@ -47,3 +50,10 @@ def test_train_settings_travel_through_the_trainers_custom_config():
     assert (again.scale, again.image_size, again.training.train_steps) == (1.2, 32, 7)
     assert again.training.backbone == "small_cnn" and config.training.backbone == "tiny_cnn"
     assert dataclasses.replace(config.training, backbone="small_cnn") == again.training
+    assert again.output_scale == 1.0  # the linear head
+    thesis = wiring.train_settings(
+        apply_overrides(
+            config, ["training.head=mlp", "sampling.sampler=naive_normal:1.5", "sampling.scale=1"]
+        )
+    )
+    assert thesis.output_scale == 4.5 and TrainSettings.from_dict(thesis.to_dict()) == thesis

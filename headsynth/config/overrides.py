@@ -19,9 +19,38 @@ from headsynth.config.schema import (
 )
 from headsynth.core.errors import ConfigError
 
+# Tuple keys whose items are sampler specs, `name[:a,b,...]`: their arguments hold commas too.
+SAMPLER_SPEC_LISTS = ("generative.study_samplers",)
+
+
+def split_sampler_specs(raw: str) -> tuple[str, ...]:
+    """Comma-separated sampler specs: a part that starts like a number continues the spec before it.
+
+    "naive_uniform:3.5,composite:0.8,2,2.6" -> ("naive_uniform:3.5", "composite:0.8,2,2.6");
+    a ";" always separates two specs.
+    """
+    specs: list[str] = []
+    for group in raw.split(";"):
+        first = len(specs)
+        for part in (p.strip() for p in group.split(",")):
+            if not part:
+                continue
+            if len(specs) > first and ":" in specs[-1] and re.match(r"[-+.0-9]", part):
+                specs[-1] += "," + part
+            else:
+                specs.append(part)
+    return tuple(specs)
+
+
+def sampler_name(spec: str) -> str:
+    """The sampler's name in a spec `name[:a,b,...]` (the registry checks the rest)."""
+    return spec.split(":", 1)[0].strip()
+
 
 def _parse_value(raw: str, annotation: Any, key: str) -> Any:
     origin = typing.get_origin(annotation)
+    if key in SAMPLER_SPEC_LISTS:
+        return split_sampler_specs(raw)
     if annotation is bool:
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
@@ -176,6 +205,11 @@ def validate_training(training: TrainingConfig) -> None:
         )
     if training.log_renders < 0:
         raise ConfigError(f"training.log_renders must be >= 0. Received: {training.log_renders}.")
+    if not training.output_scale >= 0 or not training.output_scale_stds > 0:
+        raise ConfigError(
+            f"training.output_scale must be >= 0 (0: derived from sampling.sampler) and "
+            f"training.output_scale_stds > 0. Received: {training.output_scale}, {training.output_scale_stds}."
+        )
     weights = training.stem_weights
     if weights not in ("", "imagenet"):
         if not weights.endswith((".weights.h5", ".h5", ".hdf5", ".npz")):
@@ -276,7 +310,7 @@ def validate_generative(config: HeadsynthConfig) -> None:
             )
         if "://" not in generative.source and not os.path.exists(generative.source):
             raise ConfigError(f"generative.source file {generative.source!r} does not exist.")
-    if config.sampling.sampler == "cgan" and not generative.cgan_variants:
+    if sampler_name(config.sampling.sampler) == "cgan" and not generative.cgan_variants:
         raise ConfigError(
             "sampling.sampler=cgan needs a GAN: generative.cgan_variants is empty.",
             "Set e.g. --set generative.cgan_variants=cvgan2.",

@@ -36,7 +36,9 @@ class SamplingConfig:
     """How parameter vectors are drawn.
 
     Attributes:
-        sampler: name of a registered sampler (see `components/sampling`).
+        sampler: a sampler spec `name[:a,b,...]`: a registered sampler and
+            its parameters, e.g. "naive_uniform:3.5", "composite:0.8,2,2.6"
+            (see `components/sampling/specs.py` and the README's samplers table).
         scale: p = scale * sigma * q; the paper uses 1.6.
         num_train: training examples to render.
         num_eval: held-out examples to render.
@@ -124,6 +126,14 @@ class TrainingConfig:
             weights do not fix it: "image" (the per-pixel mean image of the
             training set, as the paper subtracts ResNet-50's mean image) or
             "channel" (its per-channel mean).
+        output_scale: factor on the head's output, recorded in the model (its
+            predictions, and the SavedModel's, are in q's units): the "mlp"
+            head's tanh reaches (-output_scale, output_scale). 0: derived from
+            `sampling.sampler`, the half-width its q lie in (a uniform's limit,
+            `output_scale_stds` standard deviations of a normal) for the "mlp"
+            head, 1 for the "linear" head.
+        output_scale_stds: standard deviations of a normal sampler that a
+            derived output_scale reaches.
     """
 
     backbone: str = "small_cnn"
@@ -146,6 +156,8 @@ class TrainingConfig:
     log_renders: int = 4
     deterministic: bool = False
     input_mean: str = "image"
+    output_scale: float = 0.0
+    output_scale_stds: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -275,9 +287,12 @@ class GenerativeConfig:
         gan_ages: ages the "cgan" sampler draws at (empty: the training labels').
         gan_sexes: sexes it draws (0 female, 1 male; empty: the training labels').
         seed: seed of the fits.
-        study_samplers: the samplers `headsynth study samplers` compares
-            (names in `headsynth.study.samplers.STUDY_SAMPLERS`; "gmm" trains
-            one network per size in `study_gmm_components`).
+        study_samplers: the samplers `headsynth study samplers` compares:
+            sampler specs `name[:a,b,...]` (as `sampling.sampler`; cvgan1 and
+            cvgan2 stand for cgan:cvgan1 and cgan:cvgan2; "gmm" without a size
+            trains one network per size in `study_gmm_components`). With
+            `--set`, a comma followed by a number continues the spec before it:
+            "naive_uniform:3.5,composite:0.8,2,2.6" is two specs.
         study_gmm_components: the mixture sizes the study trains on.
         study_num_train: training examples per sampler (0: sampling.num_train).
         study_train_steps: steps per network (0: training.train_steps).

@@ -4,10 +4,18 @@ HEADS:
     linear: the paper's; ResNet-50's classifier replaced by one dense layer
         with m linear outputs.
     mlp: the thesis's; 3 dense layers of 200 units with leaky ReLU, then a
-        dense layer with m tanh outputs (q lies in [-1, 1] for its samplers).
+        dense layer with m tanh outputs.
+
+A head's output is multiplied by a fixed `output_scale` (the `OutputScale`
+layer, present when it is not 1): tanh reaches (-1, 1) only, and the
+thesis's samplers draw q far outside (U(-4, 4), N(0, 1.5)); with the scale
+set to the sampler's range the head reaches every target, and the model's
+predictions are q in the model's units.
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 
@@ -18,7 +26,43 @@ MLP_LAYERS = 3
 LEAKY_RELU_SLOPE = 0.01
 
 
-def build_head(kind: str, num_features: int, num_parameters: int, name: str = "head") -> keras.Model:
+@keras.saving.register_keras_serializable(package="headsynth")
+class OutputScale(keras.layers.Layer):
+    """x * scale, a fixed hyperparameter (saved in the layer's config, not trained).
+
+    Args:
+        scale: a positive finite factor.
+    """
+
+    def __init__(self, scale: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        check_output_scale(scale)
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        return inputs * self.scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale}
+
+
+def check_output_scale(scale: float) -> None:
+    """ValueError unless `scale` is a positive finite number."""
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, int | float)
+        or not math.isfinite(scale)
+        or scale <= 0
+    ):
+        raise ValueError(f"`output_scale` must be a positive finite number. Received: output_scale={scale!r}")
+
+
+def build_head(
+    kind: str, num_features: int, num_parameters: int, name: str = "head", output_scale: float = 1.0
+) -> keras.Model:
     """A functional head model `[B, num_features] -> [B, num_parameters]`.
 
     It is a model of its own so that a frozen stem's cached features can
@@ -29,9 +73,11 @@ def build_head(kind: str, num_features: int, num_parameters: int, name: str = "h
         num_features: width of the backbone's pooled features.
         num_parameters: output width m (from the face model).
         name: the head model's name.
+        output_scale: factor on the output (the "mlp" head reaches (-output_scale, output_scale));
+            at 1 no layer is added.
 
     Raises:
-        ValueError: for an unknown kind or non-positive widths.
+        ValueError: for an unknown kind, non-positive widths or a non-positive scale.
     """
     if kind not in HEADS:
         raise ValueError(f"`head` must be one of {', '.join(HEADS)}. Received: head={kind!r}")
@@ -47,4 +93,7 @@ def build_head(kind: str, num_features: int, num_parameters: int, name: str = "h
         q = keras.layers.Dense(num_parameters, activation="tanh", name="q")(x)
     else:
         q = keras.layers.Dense(num_parameters, name="q")(x)
+    check_output_scale(output_scale)
+    if output_scale != 1.0:
+        q = OutputScale(output_scale, name="output_scale")(q)
     return keras.Model(features, q, name=name)

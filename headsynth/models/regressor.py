@@ -95,6 +95,9 @@ class ParameterRegressor(keras.Model):
         image_size: input side in pixels.
         channel_order: "rgb", or "bgr" for Caffe-trained stems.
         input_scale: per-channel factor after mean subtraction.
+        output_scale: factor on the head's output (`heads.OutputScale`), so a
+            tanh head reaches the sampler's range; saved in the config, so the
+            Keras file and the exported SavedModel predict q in the model's units.
     """
 
     def __init__(
@@ -105,13 +108,16 @@ class ParameterRegressor(keras.Model):
         image_size: int = 64,
         channel_order: str = "rgb",
         input_scale: tuple[float, float, float] | list[float] = DEFAULT_INPUT_SCALE,
+        output_scale: float = 1.0,
         **kwargs,
     ):
         if not isinstance(num_parameters, int) or num_parameters < 1:
             raise ValueError(
                 f"`num_parameters` must be a positive integer. Received: num_parameters={num_parameters}"
             )
-        head_model = build_head(head, int(backbone.output_shape[-1]), num_parameters)
+        head_model = build_head(
+            head, int(backbone.output_shape[-1]), num_parameters, output_scale=output_scale
+        )
         preprocess = MeanImageSubtraction(
             image_size, channel_order=channel_order, scale=input_scale, name="mean_image"
         )
@@ -126,6 +132,7 @@ class ParameterRegressor(keras.Model):
         self.image_size = image_size
         self.channel_order = channel_order
         self.input_scale = list(preprocess.scale)
+        self.output_scale = float(output_scale)
 
     def stem_features(self, images, training: bool = False):
         """`[B, S, S, 3]` 0..255 images -> `[B, F]` features the head takes."""
@@ -140,6 +147,7 @@ class ParameterRegressor(keras.Model):
             "image_size": self.image_size,
             "channel_order": self.channel_order,
             "input_scale": list(self.input_scale),
+            "output_scale": self.output_scale,
         }
 
     @classmethod

@@ -4,7 +4,8 @@
 
 Every sampler of `generative.study_samplers` (by default: paper uniform,
 naive uniform 4, naive normal 1.5, composite, meta normal, GMM at the sizes
-of `generative.study_gmm_components`, CVGAN2) draws the same number of
+of `generative.study_gmm_components`, CVGAN2; any sampler spec, e.g.
+"naive_uniform:3.5" or "composite:0.8,2,2.6") draws the same number of
 training vectors; each set is rendered in the same scenario
 (`rendering.scenario`) and trains one network with the same settings. All
 networks are evaluated on the same held-out test set: renders of realistic
@@ -48,9 +49,12 @@ Modules: this one (the study's samplers and its plan), `samplers_data`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from headsynth.components.sampling.specs import ALIASES, FORMS, parse_sampler_spec, sampler_label
 from headsynth.config import HeadsynthConfig
+from headsynth.config.overrides import sampler_name
 from headsynth.core.errors import ConfigError
 
 
@@ -61,7 +65,7 @@ class StudySampler:
     Attributes:
         label: the name in tables ("naive uniform 4").
         sampler: the registered sampler it calls (`sampling/samplers.py`).
-        options: the sampler's options.
+        options: the sampler's options (its spec's arguments).
         scale: the scale the sampler's q is defined at; the study uses scale * q.
     """
 
@@ -71,21 +75,13 @@ class StudySampler:
     scale: float = 1.0
 
 
-# Study sampler names -> what they draw. "gmm" expands to one entry per size; fitted_* and the GANs
-# read the realistic vectors / fitted models of the study, added when the study runs.
-STUDY_SAMPLERS: dict[str, StudySampler] = {
-    "paper_uniform": StudySampler("paper uniform (U[-1,1] x 1.6)", "paper_uniform", {}, 1.6),
-    "naive_uniform": StudySampler("naive uniform 4", "naive_uniform", {"limit": 4.0}),
-    "naive_normal": StudySampler("naive normal 1.5", "naive_normal", {"std": 1.5}),
-    "composite": StudySampler("composite 80% N(0,1) + 20% U(-6,6)", "composite", {}),
-    "meta_normal": StudySampler("meta normal sigma in [0.5, 2]", "meta_normal", {}),
-    "normal_beta_uniform": StudySampler("normal x beta x uniform", "normal_beta_uniform", {}),
-    "fitted_uniform": StudySampler("uniform, fitted mean/std", "fitted_uniform", {}),
-    "fitted_normal": StudySampler("normal, fitted mean/std", "fitted_normal", {}),
-    "gmm": StudySampler("GMM", "gmm", {}),
-    "cvgan1": StudySampler("CVGAN1 [2000, 1000, 500] dropout", "cgan", {"variant": "cvgan1"}),
-    "cvgan2": StudySampler("CVGAN2 [500, 500] noise", "cgan", {"variant": "cvgan2"}),
+# Labels that say more than the spec's (`specs.sampler_label`), and scales other than 1.
+STUDY_LABELS = {
+    "paper_uniform": "paper uniform (U[-1,1] x 1.6)",
+    "cgan:cvgan1": "CVGAN1 [2000, 1000, 500] dropout",
+    "cgan:cvgan2": "CVGAN2 [500, 500] noise",
 }
+STUDY_SCALES = {"paper_uniform": 1.6}
 
 
 @dataclass(frozen=True)
@@ -110,17 +106,22 @@ def plan_study(config: HeadsynthConfig) -> StudyPlan:
         ConfigError: for an empty or unknown `generative.study_samplers`.
     """
     generative = config.generative
-    entries = study_entries(generative.study_samplers, generative.study_gmm_components)
+    entries = study_entries(
+        generative.study_samplers, generative.study_gmm_components, (*generative.cgan_variants, "cvgan2")[0]
+    )
     cgan_variants = ()
     if any(e.sampler == "cgan" for e in entries.values()):
         studied = [e.options["variant"] for e in entries.values() if e.sampler == "cgan"]
         cgan_variants = tuple(dict.fromkeys([*generative.cgan_variants, *studied]))
+    sizes = {e.options["components"] for e in entries.values() if e.sampler == "gmm"}
     return StudyPlan(
         entries=entries,
         num_train=generative.study_num_train or config.sampling.num_train,
         train_steps=generative.study_train_steps or config.training.train_steps,
         backbone=generative.study_backbone or config.training.backbone,
-        gmm_components=tuple(sorted(set(generative.gmm_components) | set(generative.study_gmm_components))),
+        gmm_components=tuple(
+            sorted(set(generative.gmm_components) | set(generative.study_gmm_components) | sizes)
+        ),
         cgan_variants=cgan_variants,
         test_identities=generative.study_test_identities,
         renders_per_identity=generative.study_renders_per_identity,
@@ -128,23 +129,34 @@ def plan_study(config: HeadsynthConfig) -> StudyPlan:
     )
 
 
-def study_entries(names: tuple[str, ...], gmm_sizes: tuple[int, ...]) -> dict[str, StudySampler]:
-    """Study name -> sampler, "gmm" expanded to "gmm_<k>" for each size k.
+def study_entries(
+    names: tuple[str, ...], gmm_sizes: tuple[int, ...], cgan_variant: str = "cvgan2"
+) -> dict[str, StudySampler]:
+    """Study name -> sampler, for each spec of `names`; "gmm" without a size expands to "gmm_<k>" for
+    each size k, "cgan" without a variant is `cgan_variant`. A spec with arguments is named for a
+    folder: "composite:0.8,2,2.6" -> "composite_0.8_2_2.6".
 
     Raises:
-        ConfigError: for no names or unknown ones.
+        ConfigError: for no names, unknown ones, or specs with bad arguments (as `sampling.sampler`).
     """
-    unknown = [name for name in names if name not in STUDY_SAMPLERS]
+    unknown = [name for name in names if sampler_name(name) not in FORMS and name.strip() not in ALIASES]
     if not names or unknown:
         raise ConfigError(
             f"Unknown generative.study_samplers {unknown or '(none)'}.",
-            f"Choose from: {', '.join(STUDY_SAMPLERS)}.",
+            f"Choose from: {', '.join(sorted([*FORMS, *ALIASES]))}, with arguments as name:a,b,... .",
         )
     entries: dict[str, StudySampler] = {}
     for name in names:
-        if name == "gmm":
+        spec = parse_sampler_spec(name, key="generative.study_samplers")
+        if spec.name == "gmm" and not spec.arguments:
             for k in gmm_sizes:
                 entries[f"gmm_{k}"] = StudySampler(f"GMM {k}", "gmm", {"components": int(k)})
-        else:
-            entries[name] = STUDY_SAMPLERS[name]
+            continue
+        if spec.name == "cgan" and not spec.values["variant"]:
+            spec = parse_sampler_spec(f"cgan:{cgan_variant}")
+        if spec.name == "gmm" and not spec.values["components"]:
+            raise ConfigError(f"generative.study_samplers {name!r}: name the mixture's size, e.g. gmm:8.")
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip())
+        label = STUDY_LABELS.get(spec.text) or sampler_label(spec)
+        entries[folder] = StudySampler(label, spec.name, spec.options, STUDY_SCALES.get(spec.name, 1.0))
     return entries

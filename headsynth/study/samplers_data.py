@@ -14,7 +14,7 @@ from headsynth import wiring
 from headsynth.components.generative.sources import RealisticVectors, realistic_vectors
 from headsynth.components.generative.store import FittedGenerativeModel, fit_generative_model
 from headsynth.components.rendering.render_job import RenderJob, run_render_job
-from headsynth.components.sampling.samplers import sample_parameters
+from headsynth.components.sampling.samplers import FITTED_SAMPLERS, GENERATIVE_SAMPLERS, sample_parameters
 from headsynth.config import HeadsynthConfig
 from headsynth.core.errors import ParameterError
 from headsynth.core.progress import report
@@ -111,20 +111,26 @@ def sample_training_sets(
     return sets
 
 
+def entry_options(entry: StudySampler, out_dir: str) -> dict:
+    """The sampler's options in the study: its spec's arguments, and where the fitted samplers find the
+    realistic vectors (`realistic/fit.npz`) and the generative ones their models (`generative/`)."""
+    options = dict(entry.options)
+    if entry.sampler in FITTED_SAMPLERS:
+        options["parameter_file"] = os.path.join(out_dir, "realistic", "fit.npz")
+    if entry.sampler in GENERATIVE_SAMPLERS:
+        options["model_dir"] = os.path.join(out_dir, "generative")
+    return options
+
+
 def sample_entry(
     config: HeadsynthConfig, plan: StudyPlan, entry: StudySampler, width: int, out_dir: str, seed: list[int]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """`[num_train, width]` q of one sampler at its own scale, and its labels (the GANs' age and sex)."""
-    generative_dir = os.path.join(out_dir, "generative")
-    options = dict(entry.options)
-    if entry.sampler in ("fitted_uniform", "fitted_normal"):
-        options["parameter_file"] = os.path.join(out_dir, "realistic", "fit.npz")
-    if entry.sampler == "gmm":
-        options["model_dir"] = generative_dir
+    options = entry_options(entry, out_dir)
     if entry.sampler != "cgan":
         return sample_parameters(entry.sampler, plan.num_train, width, seed, options), {}
     # Sampled here (not through sample_parameters) to keep the labels for the PCA figures.
-    fitted = FittedGenerativeModel.load(generative_dir)
+    fitted = FittedGenerativeModel.load(options["model_dir"])
     q, ages, sexes = fitted.sample_cgan(
         np.random.default_rng(seed),
         plan.num_train,

@@ -21,13 +21,15 @@ from headsynth.components.evaluation.identity_eval import identity_evaluation
 from headsynth.components.generative.sources import RealisticVectors
 from headsynth.components.identity.scores import mean_ranks
 from headsynth.components.rendering.painter import HeadPainter
+from headsynth.components.sampling.specs import SamplerSpec
 from headsynth.components.training.settings import TrainSettings
 from headsynth.config import HeadsynthConfig
 from headsynth.core.progress import report
 from headsynth.morphable.model import MorphableModel
 from headsynth.report.figures import plot_error_violins
 from headsynth.study.common import train_study_networks
-from headsynth.study.samplers import StudyPlan
+from headsynth.study.samplers import StudyPlan, StudySampler
+from headsynth.study.samplers_data import entry_options
 
 ERROR_VIOLINS = (
     "Squared euclidean error on q (sigma units) of each network on the shared test set, and of the naive "
@@ -39,9 +41,25 @@ def sampler_train_settings(config: HeadsynthConfig, plan: StudyPlan) -> TrainSet
     """The settings every network is trained with: the configured ones at the study's steps and backbone.
 
     Scale 1: the examples were rendered from q in sigma units (`samplers_data.sampler_render_job`).
+    The head's output scale is each sampler's own (`entry_train_settings`).
     """
     settings = wiring.train_settings(config, train_steps=plan.train_steps, backbone=plan.backbone)
     return dataclasses.replace(settings, scale=1.0)
+
+
+def entry_train_settings(
+    config: HeadsynthConfig, plan: StudyPlan, entry: StudySampler, out_dir: str
+) -> TrainSettings:
+    """`sampler_train_settings` with one sampler's output scale for the "mlp" head: the range its q lie
+    in (`wiring.output_scale`), in the study's sigma units (times the entry's scale); the fitted and
+    generative samplers' from the realistic vectors the study fitted them to."""
+    settings = sampler_train_settings(config, plan)
+    training = settings.training
+    if training.output_scale or training.head != "mlp":
+        return settings  # a set output scale, or the linear head's 1
+    spec = SamplerSpec(entry.sampler, tuple(entry.options.items()), entry.label)
+    bound = wiring.output_scale(training, spec, entry_options(entry, out_dir))
+    return dataclasses.replace(settings, output_scale=bound * entry.scale)
 
 
 def train_networks(
@@ -58,13 +76,18 @@ def train_networks(
         (name -> training result, name -> seconds).
     """
     test_set = os.path.join(test_dir, "Split-eval", "*")
-    return train_study_networks(
-        sampler_train_settings(config, plan),
-        model,
-        out_dir,
-        {name: (data_dir, test_set) for name, data_dir in data_dirs.items()},
-        required=["serving/saved_model.pb", "logs/training_result.json"],
-    )
+    results, seconds = {}, {}
+    for name, data_dir in data_dirs.items():
+        result, took = train_study_networks(
+            entry_train_settings(config, plan, plan.entries[name], out_dir),
+            model,
+            out_dir,
+            {name: (data_dir, test_set)},
+            required=["serving/saved_model.pb", "logs/training_result.json"],
+        )
+        results.update(result)
+        seconds.update(took)
+    return results, seconds
 
 
 def evaluate_networks(

@@ -17,7 +17,6 @@ from headsynth.config import TrainingConfig, apply_overrides, get_preset
 from headsynth.study.samplers import plan_study
 from headsynth.study.samplers_data import sampler_render_job
 from headsynth.study.samplers_networks import sampler_train_settings
-from headsynth.study.variability import scenario_render_job, study_train_settings
 from headsynth.study.variability_result import study_scenarios
 
 PATHS = ("model.npz", "parameters.npz", "examples")
@@ -54,18 +53,42 @@ def test_the_config_is_not_the_default(photo_folder):
 
 
 def test_variability_study_renders_and_trains_like_the_pipeline(photo_folder):
+    # Without a variability section of its own, the study renders and trains as the pipeline does.
     config = non_default_config(photo_folder, "evaluation.study_scenarios=none,angle_bg")
     pipeline = pipeline_job(config)
     for scenario in study_scenarios(config)[0]:
-        job = scenario_render_job(config, *PATHS, scenario)
+        job = wiring.variability_render_job(config, *PATHS, scenario)
         assert (job.model_path, job.parameters_path, job.output_dir) == PATHS
-        assert (job.scenario, job.eval_scenario) == (scenario, scenario)
+        assert (job.scenario, job.eval_scenario, job.store_mask) == (scenario, scenario, True)
         assert_same_fields(
-            RenderJob, job, pipeline, skip=(*wiring.RENDER_JOB_PATHS, "scenario", "eval_scenario")
+            RenderJob,
+            job,
+            pipeline,
+            skip=(*wiring.RENDER_JOB_PATHS, "scenario", "eval_scenario", "store_mask"),
         )
-    ours, theirs = study_train_settings(config), wiring.train_settings(config)
+    ours, theirs = wiring.variability_train_settings(config, 0), wiring.train_settings(config)
     assert_same_settings(ours, theirs)
     assert ours.scale == theirs.scale == 1.0 and ours == theirs
+    second = wiring.variability_train_settings(config, 1)
+    assert second.training.seed == theirs.training.seed + 1
+    assert_same_settings(second, theirs, skip=("seed",))
+
+
+def test_the_variability_section_overrides_the_studys_data_and_network(photo_folder):
+    config = non_default_config(
+        photo_folder,
+        "variability.image_size=48",
+        "variability.backbone=small_cnn",
+        "variability.train_steps=77",
+        "variability.batch_size=5",
+        "variability.steps_per_epoch=11",
+    )
+    job = wiring.variability_render_job(config, *PATHS, "all")
+    assert job.image_size == 48 and pipeline_job(config).image_size == config.rendering.image_size
+    settings = wiring.variability_train_settings(config, 2)
+    training = settings.training
+    assert (settings.image_size, training.backbone, training.train_steps) == (48, "small_cnn", 77)
+    assert (training.batch_size, training.steps_per_epoch, training.seed) == (5, 11, config.training.seed + 2)
 
 
 def test_samplers_study_renders_and_trains_like_the_pipeline(photo_folder):

@@ -9,7 +9,9 @@ from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from headsynth.components.face_model.component import MODEL_FILE
 from headsynth.components.generative.artifact import GenerativeModel
-from headsynth.components.sampling.samplers import GENERATIVE_SAMPLERS, sample_parameters
+from headsynth.components.generative.store import REALISTIC_FILE
+from headsynth.components.sampling.samplers import FITTED_SAMPLERS, GENERATIVE_SAMPLERS, sample_parameters
+from headsynth.components.sampling.specs import parse_sampler_spec
 from headsynth.config import SamplingConfig
 from headsynth.core.errors import ConfigError
 from headsynth.core.progress import report
@@ -34,24 +36,32 @@ def generative_options(
     gmm_components: int = 0,
     cgan_variant: str = "",
 ) -> dict:
-    """The options of a generative sampler ("gmm", "cgan") from the component's parameters ({} for others).
+    """The options of a sampler that draws from FitGenerativeModel's folder ({} for the others).
+
+    "gmm" and "cgan" draw from its fitted models, the fitted samplers
+    (fitted_uniform, fitted_normal, fitted_data) around the realistic vectors
+    it was fitted to; all return q for rendering at `scale`. A GMM size or GAN
+    variant the spec sets (gmm:25, cgan:cvgan1) is not repeated here.
 
     Raises:
-        ConfigError: if a generative sampler has no fitted model, or a list does not parse.
+        ConfigError: if such a sampler has no fitted model, or a list does not parse.
     """
-    if sampler not in GENERATIVE_SAMPLERS:
+    name = parse_sampler_spec(sampler, key="sampler").name
+    if name not in (*GENERATIVE_SAMPLERS, *FITTED_SAMPLERS):
         return {}
     if not model_dir:
         raise ConfigError(
             f"Sampler {sampler!r} needs the generative_model input (a FitGenerativeModel artifact).",
-            "Build the pipeline with create_pipeline, which adds FitGenerativeModel for gmm and cgan.",
+            "Build the pipeline with create_pipeline, which adds FitGenerativeModel for it.",
         )
+    if name in FITTED_SAMPLERS:
+        return {"parameter_file": os.path.join(model_dir, REALISTIC_FILE), "target_scale": scale}
     options = {"model_dir": model_dir, "target_scale": scale}
-    if sampler == "gmm":
-        options["components"] = gmm_components
+    if name == "gmm":
+        options.update({"components": gmm_components} if gmm_components else {})
     else:
         options.update(
-            variant=cgan_variant,
+            {"variant": cgan_variant} if cgan_variant else {},
             ages=_numbers(gan_ages, "GAN ages"),
             sexes=_numbers(gan_sexes, "GAN sexes"),
         )
@@ -75,11 +85,13 @@ def SampleParameters(
 ) -> None:
     """Writes `parameters.npz`; train and eval come from independent streams of `seed`.
 
-    The generative samplers ("gmm", "cgan") draw from `generative_model` and
-    return q for rendering at `scale` (the models are fitted in units of
-    sigma); the GAN at `gan_ages` x `gan_sexes` (comma-separated; sex 0
-    female, 1 male; empty: drawn from its training labels). `gmm_components`
-    picks a fitted mixture (0: the selected one), `cgan_variant` a GAN.
+    `sampler` is a spec `name[:a,b,...]` ("naive_uniform:3.5"). The generative
+    samplers ("gmm", "cgan") draw from `generative_model`, the fitted ones
+    around the realistic vectors it holds; they return q for rendering at
+    `scale` (the models are fitted in units of sigma); the GAN at `gan_ages` x
+    `gan_sexes` (comma-separated; sex 0 female, 1 male; empty: drawn from its
+    training labels). `gmm_components` picks a fitted mixture (0: the selected
+    one), `cgan_variant` a GAN.
     """
     width = load_npz(os.path.join(face_model.uri, MODEL_FILE)).num_parameters
     options = generative_options(

@@ -11,6 +11,10 @@ Signatures:
     serving_examples(examples: [B] string) -> q, shape_parameters,
         texture_parameters from serialized tf.Examples (for TFX evaluation).
 
+Every q is in the face model's units (p = scale * sigma * q): the regressor's
+fixed output scale (its tanh head times the sampler's range, `heads.OutputScale`)
+is part of the exported graph, so no client rescales anything.
+
 An empty batch or a string that is not a JPEG/PNG fails with an
 InvalidArgumentError naming the problem. The face model (for the mesh's
 triangles) is copied to `assets.extra/face_model.npz`, which TF Serving ignores.

@@ -51,7 +51,8 @@ def input_preprocessing(training: TrainingConfig) -> ImagePreprocessing | None:
 def build_regressor(settings: TrainSettings, num_parameters: int) -> ParameterRegressor:
     """The regressor of `settings`: backbone (pretrained if asked), head, stem mode applied.
 
-    With pretrained stem weights the input is normalised the way those
+    The head's output is scaled by `settings.output_scale` (the sampler's range
+    for the tanh head). With pretrained stem weights the input is normalised the way those
     weights expect (the paper subtracts its network's mean image); otherwise
     the mean image is a placeholder that `train_regressor` sets from data.
 
@@ -64,8 +65,11 @@ def build_regressor(settings: TrainSettings, num_parameters: int) -> ParameterRe
     if training.stem_weights:
         load_stem_weights(backbone, training.backbone, training.stem_weights)
     preprocessing = input_preprocessing(training)
+    output_scale = settings.output_scale
     if preprocessing is None:
-        model = ParameterRegressor(backbone, num_parameters, training.head, size, name="regressor")
+        model = ParameterRegressor(
+            backbone, num_parameters, training.head, size, output_scale=output_scale, name="regressor"
+        )
     else:
         model = ParameterRegressor(
             backbone,
@@ -74,6 +78,7 @@ def build_regressor(settings: TrainSettings, num_parameters: int) -> ParameterRe
             size,
             channel_order=preprocessing.channel_order,
             input_scale=preprocessing.scale,
+            output_scale=output_scale,
             name="regressor",
         )
         model.preprocess.mean_image.assign(np.broadcast_to(np.float32(preprocessing.mean), (size, size, 3)))

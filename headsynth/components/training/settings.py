@@ -18,11 +18,16 @@ class TrainSettings:
         scale: p = scale * sigma * q the examples were rendered with; used
             for the exported mesh and the TensorBoard renders. `run_fn` reads
             it from the examples' `render.json`.
+        output_scale: the factor on the head's output (q = output_scale *
+            tanh(...) for the "mlp" head), resolved from the sampler's spec by
+            `headsynth.wiring.train_settings`; the model records it, so its
+            predictions and the SavedModel's are in q's units.
     """
 
     training: TrainingConfig = field(default_factory=TrainingConfig)
     image_size: int = RenderConfig.image_size
     scale: float = SamplingConfig.scale
+    output_scale: float = 1.0
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (TFX passes `custom_config` as JSON)."""
@@ -35,16 +40,22 @@ class TrainSettings:
         for name, value in training.items():
             if isinstance(value, list):  # JSON has no tuples
                 training[name] = tuple(value)
-        known = {k: v for k, v in values.items() if k in ("image_size", "scale")}
+        known = {k: v for k, v in values.items() if k in ("image_size", "scale", "output_scale")}
         return cls(training=TrainingConfig(**training), **known)
 
     def flat_dict(self) -> dict:
-        """The training fields, then `image_size` and `scale`, in one level.
+        """The training fields, then `image_size`, `scale` and `output_scale`, in one level
+        (`output_scale` is the resolved factor, where the training section may say 0: derived).
 
         The names the HParams dashboard shows, and the key of a run's backup
         folder (so a backup is found again whatever the nesting).
         """
-        return {**dataclasses.asdict(self.training), "image_size": self.image_size, "scale": self.scale}
+        return {
+            **dataclasses.asdict(self.training),
+            "image_size": self.image_size,
+            "scale": self.scale,
+            "output_scale": self.output_scale,
+        }
 
     def replace(self, **training_changes) -> TrainSettings:
         """A copy with some training fields changed."""

@@ -84,7 +84,7 @@ def test_defaults_are_the_thesis_table_5_1_values():
 
     assert 3.5 <= defaults(samplers.naive_uniform)["limit"] <= 5.0
     assert 1.0 <= defaults(samplers.naive_normal)["std"] <= 2.0
-    assert defaults(samplers.composite) == {"normal_fraction": 0.8, "uniform_limit": 6.0}
+    assert defaults(samplers.composite) == {"normal_fraction": 0.8, "normal_std": 1.0, "uniform_limit": 6.0}
     assert defaults(samplers.normal_beta_uniform) == {
         "beta_a": 3.0,
         "beta_b": 15.0,
@@ -136,14 +136,15 @@ def fitted_file(tmp_path_factory):
 @pytest.mark.parametrize("name", ["fitted_uniform", "fitted_normal"])
 def test_fitted_samplers_reproduce_the_file_moments(fitted_file, name):
     path, mean, std = fitted_file
-    q = sample_parameters(name, COUNT, 5, seed=5, options={"parameter_file": path}).astype(np.float64)
+    options = {"parameter_file": path, **({"stds": float(np.sqrt(3))} if name == "fitted_uniform" else {})}
+    q = sample_parameters(name, COUNT, 5, seed=5, options=options).astype(np.float64)
     # Standard errors of the mean and of the variance, per column.
     np.testing.assert_array_less(np.abs(q.mean(axis=0) - mean), 5 * std / np.sqrt(COUNT))
     kurtosis = 1.8 if name == "fitted_uniform" else 3.0
     variance_error = std**2 * np.sqrt((kurtosis - 1) / COUNT)
     np.testing.assert_array_less(np.abs(q.var(axis=0) - std**2), 5 * variance_error)
     if name == "fitted_uniform":
-        half = np.sqrt(3) * std
+        half = np.sqrt(3) * std  # `stds` sqrt(3): the file's own variance (the default is Table 5.1's 3)
         assert np.all(q.min(axis=0) >= mean - half - 1e-5) and np.all(q.max(axis=0) <= mean + half + 1e-5)
 
 
@@ -163,7 +164,10 @@ def test_bad_names_and_options():
         sample_parameters("naive_uniform", 10, 3, 0, {"std": 1.0})
     with pytest.raises(ConfigError, match="must be positive"):
         sample_parameters("naive_normal", 0, 3, 0)
-    with pytest.raises(ConfigError, match="sigma_low <= sigma_high"):
+    # Arguments given as options are checked as a spec's are (tests/components/sampling/test_sampler_specs.py).
+    with pytest.raises(ConfigError, match="with sigma_low <= sigma_high"):
         sample_parameters("meta_normal", 10, 3, 0, {"sigma_low": 2.0, "sigma_high": 1.0})
-    with pytest.raises(ConfigError, match="normal_beta_uniform needs positive"):
+    with pytest.raises(
+        ConfigError, match="normal_beta_uniform takes up to four arguments normal_std > 0, beta_a > 0"
+    ):
         sample_parameters("normal_beta_uniform", 10, 3, 0, {"beta_a": 0.0})
