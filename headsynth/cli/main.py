@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "headsynth.cli.predict_command",
         "reconstruct heads from photos: mesh, preview, identity",
     ),
+    "evaluate-photos": (
+        "headsynth.cli.evaluate_photos_command",
+        "reconstruct every face in real photos, score identity vs the mean face",
+    ),
     "compile": ("headsynth.cli.compile_command", "compile the pipeline for Kubeflow (V2 pipeline file)"),
     "diversity": (
         "headsynth.cli.diversity_command",

@@ -79,3 +79,97 @@ def load_photo(spec: str):
             raise ImageReadError(f"scikit-image has no sample image {name!r}.", "Try skimage:astronaut.")
         return as_rgb_uint8(loader()), name
     return read_image(spec), os.path.splitext(os.path.basename(spec))[0]
+
+
+# The real photographs with a face that ship in installed packages (a scan of
+# every image file in site-packages with mediapipe's detector found these
+# three): name -> (package, how to load it).
+PACKAGED_PHOTOS = {
+    "astronaut": ("scikit-image", "skimage.data.astronaut()"),
+    "camera": ("scikit-image", "skimage.data.camera() (grayscale)"),
+    "grace_hopper": ("matplotlib", 'matplotlib.cbook.get_sample_data("grace_hopper.jpg")'),
+}
+
+
+def _load_packaged(name: str) -> np.ndarray:
+    """One packaged photo as `[H, W, 3]` uint8 RGB (ImportError/OSError when its package or file is absent)."""
+    if name in ("astronaut", "camera"):
+        from skimage import data
+
+        return as_rgb_uint8(getattr(data, name)())
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as file, Image.open(file) as image:
+        return as_rgb_uint8(np.asarray(image.convert("RGB")))
+
+
+def packaged_photos() -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """The real photographs of faces that ship in installed packages, offline.
+
+    Returns:
+        ([(name, `[H, W, 3]` uint8 RGB)] in `PACKAGED_PHOTOS` order, notes naming
+        each photo left out because its package or file is missing).
+    """
+    photos, notes = [], []
+    for name, (package, source) in PACKAGED_PHOTOS.items():
+        try:
+            photos.append((name, _load_packaged(name)))
+        except (ImportError, OSError, ValueError) as error:
+            notes.append(f"Packaged photo {name} left out: {source} of {package} did not load ({error}).")
+    return photos, notes
+
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def photo_specs(paths: list[str]) -> list[str]:
+    """Photo files and `skimage:NAME` specs, each folder replaced by its photos (sorted, not recursive).
+
+    Raises:
+        ImageReadError: for a path that does not exist or a folder without photos.
+    """
+    specs = []
+    for path in paths:
+        if path.startswith("skimage:"):
+            specs.append(path)
+        elif os.path.isdir(path):
+            found = sorted(
+                os.path.join(path, name)
+                for name in os.listdir(path)
+                if name.lower().endswith(PHOTO_SUFFIXES) and not name.startswith(".")
+            )
+            if not found:
+                raise ImageReadError(
+                    f"Folder {path} holds no photos.", f"Put {', '.join(PHOTO_SUFFIXES)} files in it."
+                )
+            specs.extend(found)
+        elif os.path.isfile(path):
+            specs.append(path)
+        else:
+            raise ImageReadError(f"Photo {path} does not exist.", "Check the path.")
+    return specs
+
+
+def load_photos(paths: list[str]) -> tuple[list[tuple[str, np.ndarray]], dict[str, str]]:
+    """Every photo of `paths` (files, folders, `skimage:NAME`), named by file stem.
+
+    Returns:
+        ([(name, `[H, W, 3]` uint8 RGB)], aliases: each path as given and file name -> name).
+        A stem seen before gets `-2`, `-3`, ... so names stay distinct.
+
+    Raises:
+        ImageReadError: for a missing path, a folder without photos, or a file that is not an image.
+    """
+    photos, aliases, seen = [], {}, set()
+    for spec in photo_specs(paths):
+        image, name = load_photo(spec)
+        unique, k = name, 1
+        while unique in seen:
+            k += 1
+            unique = f"{name}-{k}"
+        seen.add(unique)
+        photos.append((unique, image))
+        aliases[spec] = unique
+        aliases.setdefault(os.path.basename(spec), unique)
+    return photos, aliases

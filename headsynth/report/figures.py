@@ -318,3 +318,24 @@ def plot_learning_curves(curves: dict[str, list[dict[str, list[float]]]], path: 
     axes[0][0].set_ylabel("mean squared error on q")
     axes[0][-1].legend(fontsize=7, title="colour: seed", title_fontsize=7)
     save_figure(figure, path)
+
+
+def plot_similarity_matrix(
+    matrix: np.ndarray, rows: list[str], columns: list[str], path: str, label: str = "cosine similarity"
+) -> None:
+    """A heatmap of an `[N, M]` similarity matrix with each value written in its cell (NaN blank)."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix, np.float64)
+    figure, axis = plt.subplots(figsize=(1.6 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
+    image = axis.imshow(np.ma.masked_invalid(matrix), cmap="viridis")
+    middle = np.nanmean(matrix) if np.isfinite(matrix).any() else 0.0
+    for (r, c), value in np.ndenumerate(matrix):
+        if np.isfinite(value):  # dark text on viridis' light upper half
+            colour = "black" if value > middle else "white"
+            axis.text(c, r, f"{value:.3f}", ha="center", va="center", fontsize=7, color=colour)
+    axis.set_xticks(np.arange(len(columns)), columns, rotation=45, ha="right", fontsize=8)
+    axis.set_yticks(np.arange(len(rows)), rows, fontsize=8)
+    axis.set_xlabel("photo face")
+    axis.set_ylabel("reconstruction")
+    figure.colorbar(image, ax=axis, label=label, shrink=0.8)
+    save_figure(figure, path)

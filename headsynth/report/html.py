@@ -53,6 +53,11 @@ class HtmlReport:
         self._blocks.append(f"<p{attribute}>{html.escape(text)}</p>")
         return self
 
+    def link(self, href: str, text: str) -> HtmlReport:
+        """A paragraph with one link (e.g. to a report beside this one)."""
+        self._blocks.append(f'<p><a href="{html.escape(href)}">{html.escape(text)}</a></p>')
+        return self
+
     def preformatted(self, text: str) -> HtmlReport:
         self._blocks.append(f"<pre>{html.escape(text)}</pre>")
         return self

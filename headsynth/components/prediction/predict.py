@@ -178,7 +178,8 @@ def encode_png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def _label(image: np.ndarray, text: str) -> np.ndarray:
+def label_image(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy of `[H, W, 3]` uint8 with `text` written in its top-left corner."""
     image = image.copy()
     cv2.putText(image, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(image, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
@@ -227,6 +228,18 @@ class PhotoPredictor:
         except FaceNotFound:
             return Framing()
 
+    def crop_face(self, photo: np.ndarray, face: FaceBox) -> tuple[np.ndarray, tuple[float, float], float]:
+        """(`[S, S, 3]` crop framed like the training renders, its centre and side in photo pixels)."""
+        centre, side = self.framing.crop_square(face)
+        return square_crop(photo, centre, side, self.preview_size), centre, side
+
+    def predict_faces(self, photo: np.ndarray, faces: list[FaceBox]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(`[F, m]` q, the F crops) for the given faces of one photo, in one batch."""
+        crops = [self.crop_face(photo, face)[0] for face in faces]
+        if not crops:
+            return np.zeros((0, self.regressor.face_model.num_parameters), np.float32), []
+        return self.regressor.predict([encode_png(crop) for crop in crops]), crops
+
     def predict(self, photo: np.ndarray, out_dir: str, stem: str, what: str = "the photo") -> PhotoPrediction:
         """Detects, crops, predicts and writes the mesh, preview and JSON for one photo.
 
@@ -234,8 +247,7 @@ class PhotoPredictor:
             FaceNotFound: if the photo shows no detectable face.
         """
         face = self.detector.detect(photo, what)
-        centre, side = self.framing.crop_square(face)
-        crop = square_crop(photo, centre, side, self.preview_size)
+        crop, centre, side = self.crop_face(photo, face)
         q = self.regressor.predict([encode_png(crop)])[0]
         os.makedirs(out_dir, exist_ok=True)
         files = {}
@@ -249,7 +261,8 @@ class PhotoPredictor:
         score, corrected, note = self._identity(photo, face, rendering, sigma, what)
         label = f"identity {score:.3f}" if score is not None else "identity n/a"
         preview = np.concatenate(
-            [_label(crop, "input"), _label(rendering, "prediction"), _label(overlay, label)], axis=1
+            [label_image(crop, "input"), label_image(rendering, "prediction"), label_image(overlay, label)],
+            axis=1,
         )
         files["preview"] = os.path.join(out_dir, f"{stem}_preview.png")
         with atomic_path(files["preview"]) as tmp:

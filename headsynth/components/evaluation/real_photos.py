@@ -1,0 +1,496 @@
+"""Real photographs: every face reconstructed and scored by face recognition against the photos.
+
+    regressor = load_regressor("runs/quickstart")
+    photos, notes = packaged_photos()                     # or [(name, [H, W, 3] uint8), ...]
+    result = evaluate_real_photos(regressor, photos, "out/")  # also out/real_photos.json, out/report.html
+
+Every face mediapipe finds in the photos is cropped as the training renders
+frame a head, reconstructed by the regressor and rendered frontally; the mean
+face (q = 0, the naive predictor) is rendered too. dlib embeds the photo faces
+(in their detected boxes) and the renderings, and the result holds:
+
+- the similarity matrix reconstruction i x photo face j, cosine and dlib's L2
+  distance (the thesis's Fig. 4.7 on real data);
+- each face's own similarity (the diagonal) beside the mean face's similarity
+  to the same photo face;
+- rank-1 identification: probe = a reconstruction, gallery = the photo faces;
+  the rank of its own face by cosine (ties count against it); chance is 1/N;
+- verification: dlib's L2 distance below 0.6 (its documented same-person
+  threshold, 99.38% on LFW), for the reconstructions and for the mean face;
+- the landmark error of the reconstruction against mediapipe's 468 landmarks
+  of the photo, normalised by the inter-ocular distance (when the fitting
+  module is installed);
+- with labels (photo -> person), whether reconstructions of two photos of one
+  person are closer (L2) than reconstructions of two people's photos.
+
+A grayscale photo (all channels equal) is compared with grayscale versions of
+the renderings, the reconstruction's and the mean face's alike: colour that
+the photo does not have must count neither for nor against a reconstruction.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from headsynth.components.evaluation.real_photos_report import face_panel, write_report
+from headsynth.components.identity.detection import FaceBox, FaceNotFound
+from headsynth.components.identity.scores import similarity_matrix
+from headsynth.components.prediction.predict import PhotoPredictor
+from headsynth.core.errors import DataError
+from headsynth.core.io_utils import write_text_atomic
+from headsynth.report.values import json_ready
+
+# dlib's documented threshold: two faces are the same person below this L2 distance.
+DLIB_THRESHOLD = 0.6
+REPORT_FILE = "report.html"
+RESULT_FILE = "real_photos.json"
+
+
+@dataclass(frozen=True)
+class PhotoFace:
+    """One detected face of one photo.
+
+    Attributes:
+        name: the photo's name, with `#k` (k = 1 most confident) when the photo shows several faces.
+        photo: the photo's name.
+        box: where the face is in the photo.
+        gray: whether the photo is grayscale (its renderings are compared in gray).
+    """
+
+    name: str
+    photo: str
+    box: FaceBox
+    gray: bool
+
+
+def is_grayscale(image: np.ndarray, tolerance: int = 2) -> bool:
+    """Whether all three channels of `[H, W, 3]` uint8 are equal (within JPEG rounding `tolerance`)."""
+    image = np.asarray(image, np.int16)
+    if image.ndim == 2:
+        return True
+    return bool(
+        np.abs(image[..., 0] - image[..., 1]).max() <= tolerance
+        and np.abs(image[..., 1] - image[..., 2]).max() <= tolerance
+    )
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """`[H, W, 3]` uint8 with every channel the luma (ITU-R 601, as OpenCV converts)."""
+    weights = np.array([0.299, 0.587, 0.114])
+    luma = np.clip(np.rint(np.asarray(image, np.float64)[..., :3] @ weights), 0, 255).astype(np.uint8)
+    return np.repeat(luma[..., None], 3, axis=-1)
+
+
+def find_faces(detector, photos: list[tuple[str, np.ndarray]]) -> tuple[list[PhotoFace], list[str]]:
+    """Every face in every photo, and notes naming the photos without one.
+
+    Raises:
+        FaceNotFound: if no photo shows a face.
+    """
+    faces, notes = [], []
+    for name, photo in photos:
+        boxes = detector.detect_all(photo)
+        if not boxes:
+            notes.append(f"No face found in photo {name}; it is left out.")
+        gray = is_grayscale(photo)
+        for k, box in enumerate(boxes):
+            faces.append(PhotoFace(name if len(boxes) == 1 else f"{name}#{k + 1}", name, box, gray))
+    if not faces:
+        raise FaceNotFound(
+            f"No face found in any of the {len(photos)} photos.",
+            "Pass photos with clearly visible, roughly frontal faces at least ~40 pixels wide.",
+        )
+    return faces, notes
+
+
+# Scores from embeddings (pure functions) ----------------------------------------------------------
+
+
+def l2_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`[N, M]` Euclidean distances of `[N, d]` and `[M, d]` embeddings (dlib's measure)."""
+    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+
+
+def probe_matrices(
+    probes: np.ndarray, probes_gray: np.ndarray, gallery: np.ndarray, gray: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cosine `[N, M]`, L2 `[N, M]`) of N probes against M gallery faces.
+
+    Args:
+        probes: `[N, d]` embeddings of the colour renderings (NaN rows: no face found).
+        probes_gray: `[N, d]` embeddings of the same renderings in grayscale.
+        gallery: `[M, d]` embeddings of the photo faces.
+        gray: `[M]` whether each gallery photo is grayscale (its column uses `probes_gray`).
+    """
+    gray = np.asarray(gray, bool)
+    cosine = np.where(
+        gray[None, :], similarity_matrix(probes_gray, gallery), similarity_matrix(probes, gallery)
+    )
+    l2 = np.where(gray[None, :], l2_matrix(probes_gray, gallery), l2_matrix(probes, gallery))
+    return cosine, l2
+
+
+def own_ranks(similarities: np.ndarray) -> np.ndarray:
+    """`[N]` rank of gallery item i for probe i in `[N, N]` similarities (1 = best; ties count against; NaN rows NaN)."""
+    similarities = np.asarray(similarities, np.float64)
+    own = np.diag(similarities)
+    others = ~np.eye(len(similarities), dtype=bool)
+    # A NaN comparison is False, so a NaN row would rank 1: it is set to NaN instead.
+    ranks = 1.0 + np.sum((similarities >= own[:, None]) & others, axis=1)
+    return np.where(np.isfinite(own), ranks, np.nan)
+
+
+def face_scores(
+    recon: tuple[np.ndarray, np.ndarray],
+    mean_face: tuple[np.ndarray, np.ndarray],
+    gallery: np.ndarray,
+    gray: np.ndarray,
+    threshold: float = DLIB_THRESHOLD,
+) -> dict:
+    """Similarities, ranks and verification of N reconstructions against their N photo faces.
+
+    Args:
+        recon: (`[N, d]` colour, `[N, d]` grayscale) embeddings of the reconstructions' renderings.
+        mean_face: (`[d]` colour, `[d]` grayscale) embeddings of the mean face's rendering.
+        gallery: `[N, d]` embeddings of the photo faces; face i is reconstruction i's own.
+        gray: `[N]` whether each photo is grayscale.
+        threshold: the L2 distance below which dlib calls two faces one person.
+
+    Returns:
+        "cosine"/"l2": `[N, N]` reconstruction x photo face; per face "own"/"mean_face"
+        cosine and "own_l2"/"mean_face_l2", "rank" (by cosine) and "rank_l2"; "summary": counts.
+    """
+    n = len(gallery)
+    cosine, l2 = probe_matrices(recon[0], recon[1], gallery, gray)
+    mean_cosine, mean_l2 = probe_matrices(
+        np.tile(mean_face[0], (n, 1)), np.tile(mean_face[1], (n, 1)), gallery, gray
+    )
+    own, own_l2 = np.diag(cosine), np.diag(l2)
+    mean, mean_l2_own = np.diag(mean_cosine), np.diag(mean_l2)
+    ranks, ranks_l2 = own_ranks(cosine), own_ranks(-l2)
+    others = ~np.eye(n, dtype=bool)
+    summary = {
+        "faces": n,
+        "own_above_mean_face": int(np.sum(own > mean)),
+        "rank1": int(np.sum(ranks == 1)),
+        "rank1_l2": int(np.sum(ranks_l2 == 1)),
+        "rank1_chance": 1.0 / n,
+        "verified": int(np.sum(own_l2 < threshold)),
+        "mean_face_verified": int(np.sum(mean_l2_own < threshold)),
+        "other_photos_accepted": int(np.sum((l2 < threshold) & others)),
+        "other_pairs": int(n * (n - 1)),
+        "threshold": threshold,
+        "own_similarity_mean": _nanmean(own),
+        "mean_face_similarity_mean": _nanmean(mean),
+        "other_similarity_mean": _nanmean(cosine[others]) if n > 1 else float("nan"),
+        "reconstructions_with_face": int(np.sum(np.all(np.isfinite(recon[0]), axis=1))),
+    }
+    return {
+        "cosine": cosine,
+        "l2": l2,
+        "own": own,
+        "mean_face": mean,
+        "own_l2": own_l2,
+        "mean_face_l2": mean_l2_own,
+        "rank": ranks,
+        "rank_l2": ranks_l2,
+        "summary": summary,
+    }
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def label_comparison(embeddings: np.ndarray, persons: list[str | None]) -> dict:
+    """Whether pairs of one person's faces are closer (L2) than pairs of two people's.
+
+    Args:
+        embeddings: `[N, d]` (NaN rows: no face; their pairs are left out).
+        persons: `[N]` person of each face, None if unlabelled (left out).
+
+    Returns:
+        Pair counts, mean L2 and cosine of same-person and different-person pairs, and
+        "closer_fraction": of all (same pair, different pair) combinations, the share
+        where the same-person pair is closer (ties count half; NaN without both kinds).
+    """
+    embeddings = np.asarray(embeddings, np.float64)
+    usable = [i for i, p in enumerate(persons) if p and np.all(np.isfinite(embeddings[i]))]
+    pairs = {"same": [], "different": []}
+    for a, b in combinations(usable, 2):
+        kind = "same" if persons[a] == persons[b] else "different"
+        pairs[kind].append((a, b))
+    result = {}
+    distances = {}
+    for kind, chosen in pairs.items():
+        left = embeddings[[a for a, _ in chosen]] if chosen else np.zeros((0, embeddings.shape[1]))
+        right = embeddings[[b for _, b in chosen]] if chosen else np.zeros((0, embeddings.shape[1]))
+        distances[kind] = np.linalg.norm(left - right, axis=1)
+        cosines = np.sum(left * right, axis=1) / np.maximum(
+            np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1), 1e-12
+        )
+        result[f"{kind}_pairs"] = len(chosen)
+        result[f"{kind}_l2_mean"] = _nanmean(distances[kind])
+        result[f"{kind}_cosine_mean"] = _nanmean(cosines)
+    same, different = distances["same"], distances["different"]
+    if len(same) and len(different):
+        closer = (same[:, None] < different[None, :]) + 0.5 * (same[:, None] == different[None, :])
+        result["closer_fraction"] = float(closer.mean())
+    else:
+        result["closer_fraction"] = float("nan")
+    return result
+
+
+# Labels ---------------------------------------------------------------------------------------
+
+
+def read_labels(path: str, faces: list[PhotoFace], aliases: dict[str, str] | None = None) -> list[str | None]:
+    """The person of each face from a CSV of `photo,person` rows (a `photo,person` header is optional).
+
+    A row names a photo (its name, file name or path as given; `aliases` maps the
+    latter two to the name) and labels its most confident face, or names one face
+    of a photo with several (`group#2`). Faces without a row stay unlabelled (None).
+
+    Raises:
+        DataError: for a missing or malformed file, a row naming an unknown photo,
+            or a photo labelled twice with different people.
+    """
+    if not os.path.isfile(path):
+        raise DataError(f"Labels file {path} does not exist.", "Pass a CSV file with rows photo,person.")
+    aliases = aliases or {}
+    by_name = {face.name: face.name for face in faces}
+    for face in faces:
+        by_name.setdefault(face.photo, face.name if face.name == face.photo else f"{face.photo}#1")
+    labels: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        for line, row in enumerate(csv.reader(file), start=1):
+            cells = [cell.strip() for cell in row]
+            if not any(cells) or (line == 1 and [c.lower() for c in cells] == ["photo", "person"]):
+                continue
+            if len(cells) != 2 or not all(cells):
+                raise DataError(
+                    f"Labels file {path}, line {line}: expected two non-empty columns photo,person; got {row}.",
+                    "Write one photo,person row per photo, e.g. astronaut.png,Eileen Collins.",
+                )
+            photo, person = cells
+            face = by_name.get(aliases.get(photo, photo))
+            if face is None:
+                raise DataError(
+                    f"Labels file {path}, line {line}: photo {photo!r} is not among the evaluated faces "
+                    f"({', '.join(sorted(by_name))}).",
+                    "Name a photo passed to the command (its name, file name or path) or one of its faces.",
+                )
+            if labels.get(face, person) != person:
+                raise DataError(
+                    f"Labels file {path}, line {line}: {photo} is labelled both {labels[face]!r} and {person!r}.",
+                    "Give each photo one person.",
+                )
+            labels[face] = person
+    return [labels.get(face.name) for face in faces]
+
+
+# Text ---------------------------------------------------------------------------------------
+
+
+def summary_line(summary: dict) -> str:
+    """One line of counts: own photo above the mean face, rank-1 vs chance, verification, landmarks."""
+    n = summary["faces"]
+    text = (
+        f"own photo above the mean face: {summary['own_above_mean_face']}/{n}, "
+        f"rank-1: {summary['rank1']}/{n} (chance 1/{n}), "
+        f"verified (L2 < {summary['threshold']:g}): {summary['verified']}/{n} "
+        f"(mean face {summary['mean_face_verified']}/{n})"
+    )
+    error = summary.get("landmark_error_mean")
+    if error is not None and np.isfinite(error):
+        text += f", landmark error {error:.3f} IOD"
+    return text
+
+
+def face_line(face: dict, n: int) -> str:
+    """One face: own similarity, the mean face's, which is higher, and the rank of its own photo."""
+    own, mean = face["own_similarity"], face["mean_face_similarity"]
+    if own is None or not np.isfinite(own):
+        return f"{face['name']}: no face found in the rendering of its reconstruction (not scored)"
+    verdict = "above" if own > mean else "NOT above"
+    gray = " (gray)" if face["gray"] else ""
+    text = (
+        f"{face['name']}{gray}: own photo {own:.3f} (L2 {face['own_l2']:.3f}), mean face {mean:.3f} "
+        f"(L2 {face['mean_face_l2']:.3f}): {verdict} the mean face; own photo ranked {int(face['rank'])}/{n}"
+    )
+    if face.get("landmark_error") is not None:
+        text += f"; landmark error {face['landmark_error']:.3f} IOD"
+    return text
+
+
+def write_result(result: dict, output_dir: str) -> str:
+    """Writes real_photos.json atomically; returns its path."""
+    path = os.path.join(output_dir, RESULT_FILE)
+    write_text_atomic(path, json.dumps(json_ready(result), indent=2))
+    return path
+
+
+# The evaluation ---------------------------------------------------------------------------------
+
+
+def evaluate_real_photos(
+    regressor,
+    photos: list[tuple[str, np.ndarray]],
+    output_dir: str,
+    labels_path: str | None = None,
+    aliases: dict[str, str] | None = None,
+    notes: list[str] | tuple[str, ...] = (),
+) -> dict:
+    """Reconstructs and scores every face of `photos`; writes real_photos.json and report.html.
+
+    Args:
+        regressor: a `LoadedRegressor` (`headsynth.components.prediction.predict.load_regressor`).
+        photos: (name, `[H, W, 3]` uint8 RGB) pairs; names must be distinct.
+        output_dir: where the JSON, the report and its figure go.
+        labels_path: a CSV of photo,person rows (see `read_labels`), or None.
+        aliases: file names and paths -> photo name, for the labels file.
+        notes: notes to carry into the result (e.g. packaged photos left out).
+
+    Returns:
+        The JSON-ready result (module docstring); "summary" holds the counts.
+
+    Raises:
+        FaceNotFound: if no photo shows a face.
+        DataError: for a bad labels file.
+    """
+    images = dict(photos)
+    if len(images) != len(photos):
+        raise DataError("Two photos have the same name.", "Give every photo a distinct file name.")
+    with PhotoPredictor(regressor, "dlib") as predictor:
+        faces, found_notes = find_faces(predictor.detector, photos)
+        persons = read_labels(labels_path, faces, aliases) if labels_path else None
+        q, crops = _reconstruct(predictor, images, faces)
+        size = predictor.preview_size
+        renders, masks = predictor.painter.render_with_masks(
+            np.concatenate([q, np.zeros_like(q[:1])]), size, 0.0
+        )
+        embedded = _embed(predictor.scorer, images, faces, renders)
+    gray = np.array([face.gray for face in faces])
+    scores = face_scores(embedded["recon"], embedded["mean_face"], embedded["gallery"], gray)
+    panels = [
+        face_panel(
+            crops[i],
+            to_grayscale(renders[i]) if face.gray else renders[i],
+            masks[i],
+            face.gray,
+            scores["own"][i],
+        )
+        for i, face in enumerate(faces)
+    ]
+    result = {
+        "backend": "dlib",
+        "model": regressor.saved_model_dir,
+        "face_model": regressor.face_model_source,
+        "scale": regressor.scale,
+        "photos": [
+            {"name": name, "faces": sum(f.photo == name for f in faces), "gray": is_grayscale(image)}
+            for name, image in photos
+        ],
+        "notes": [*notes, *found_notes],
+        "faces": _face_rows(faces, q, scores, persons),
+        "matrix": {"names": [f.name for f in faces], "cosine": scores["cosine"], "l2": scores["l2"]},
+        "summary": {**scores["summary"], "landmark_error_mean": None},
+        "labels": _labels_result(embedded, persons) if persons is not None else None,
+    }
+    os.makedirs(output_dir, exist_ok=True)
+    result["files"] = {
+        "report": os.path.join(output_dir, REPORT_FILE),
+        "json": os.path.join(output_dir, RESULT_FILE),
+    }
+    write_report(result, panels, output_dir)
+    write_result(result, output_dir)
+    return json_ready(result)
+
+
+def _reconstruct(predictor, images: dict[str, np.ndarray], faces: list[PhotoFace]):
+    """(`[F, m]` q, F crops) for every face, one batch per photo."""
+    qs, crops = [], []
+    for name, image in images.items():
+        mine = [face.box for face in faces if face.photo == name]
+        if mine:
+            q, photo_crops = predictor.predict_faces(image, mine)
+            qs.append(q)
+            crops.extend(photo_crops)
+    return np.concatenate(qs).astype(np.float32), crops
+
+
+def _embed(scorer, images: dict[str, np.ndarray], faces: list[PhotoFace], renders: np.ndarray) -> dict:
+    """dlib embeddings: "gallery" `[F, d]` photo faces; "recon" and "mean_face": (colour, gray) renderings.
+
+    `renders` holds the F reconstructions, then the mean face. A rendering without a
+    detectable face gets NaN embeddings (it is scored as a failure).
+    """
+    gallery = np.stack([scorer.embed(images[f.photo], f"photo {f.photo}", face=f.box)[0] for f in faces])
+    width = gallery.shape[1]
+
+    def rendering(image: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            colour, box = scorer.embed(image, what)
+        except FaceNotFound:
+            return np.full(width, np.nan), np.full(width, np.nan)
+        # The same box for the gray version: only the colour differs between the two.
+        return colour, scorer.embed(to_grayscale(image), what, face=box)[0]
+
+    pairs = [
+        rendering(render, f"the reconstruction of {face.name}")
+        for render, face in zip(renders[:-1], faces, strict=True)
+    ]
+    return {
+        "gallery": gallery,
+        "recon": (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])),
+        "mean_face": rendering(renders[-1], "the mean face"),
+    }
+
+
+def _face_rows(
+    faces: list[PhotoFace], q: np.ndarray, scores: dict, persons: list[str | None] | None
+) -> list[dict]:
+    """One JSON row per face: where it is, its scores and its q."""
+    rows = []
+    for i, face in enumerate(faces):
+        rows.append(
+            {
+                "name": face.name,
+                "photo": face.photo,
+                "person": persons[i] if persons else None,
+                "gray": face.gray,
+                "box": face.box.to_dict()["box"],
+                "detection_score": face.box.score,
+                "own_similarity": scores["own"][i],
+                "mean_face_similarity": scores["mean_face"][i],
+                "above_mean_face": bool(scores["own"][i] > scores["mean_face"][i]),
+                "own_l2": scores["own_l2"][i],
+                "mean_face_l2": scores["mean_face_l2"][i],
+                "verified": bool(scores["own_l2"][i] < DLIB_THRESHOLD),
+                "mean_face_verified": bool(scores["mean_face_l2"][i] < DLIB_THRESHOLD),
+                "rank": scores["rank"][i],
+                "rank_l2": scores["rank_l2"][i],
+                "landmark_error": None,
+                "q": q[i],
+            }
+        )
+    return rows
+
+
+def _labels_result(embedded: dict, persons: list[str | None]) -> dict:
+    """Same-person vs different-person pairs, of the reconstructions and (for reference) of the photo faces."""
+    return {
+        "labelled_faces": sum(p is not None for p in persons),
+        "people": len({p for p in persons if p}),
+        "reconstructions": label_comparison(embedded["recon"][0], persons),
+        "photos": label_comparison(embedded["gallery"], persons),
+    }
