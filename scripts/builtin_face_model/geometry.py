@@ -41,6 +41,10 @@ import functools
 
 import numpy as np
 
+# The 68 iBUG landmarks as mediapipe points (build.py reads geo.IBUG68_FROM_MEDIAPIPE): runtime
+# knowledge, since the photo fitter reads a photo's landmarks with it, so its one copy is in the package.
+from headsynth.morphable.landmarks import IBUG68_FROM_MEDIAPIPE  # noqa: F401
+
 # mediapipe face-mesh indices (FACEMESH_* contours, put in loop order).
 RIGHT_EYE = [33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7]
 LEFT_EYE = [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249]
@@ -60,16 +64,6 @@ RIGHT_IRIS, LEFT_IRIS = 468, 473
 NOSE_TIP, CHIN, FOREHEAD, NASION, SUBNASALE = 1, 152, 10, 168, 2
 MIDLINE = [1, 4, 5, 6, 168, 10, 152, 0, 17, 13, 14, 164, 2, 94, 19, 195, 197, 8, 9, 151]
 RIGHT_ALA, LEFT_ALA = 64, 294  # nostril wings
-# iBUG 68-point order (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67)
-# as mediapipe points; the subject's right side comes first, as in iBUG.
-IBUG68_FROM_MEDIAPIPE = [
-    127, 234, 132, 58, 172, 150, 149, 148, 152, 377, 378, 379, 397, 288, 361, 454, 356,
-    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
-    168, 197, 5, 4, 75, 97, 2, 326, 305,
-    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
-    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181, 78, 82, 13, 312, 308, 317, 14, 87,
-]  # fmt: skip
-
 INTERPUPILLARY_MM = 63.0
 
 
