@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "headsynth.cli.predict_command",
         "reconstruct heads from photos: mesh, preview, identity",
     ),
+    "fit": (
+        "headsynth.cli.fit_command",
+        "fit the morphable model to every face of photos (landmarks, colours) -> parameter file",
+    ),
     "evaluate-photos": (
         "headsynth.cli.evaluate_photos_command",
         "reconstruct every face in real photos, score identity vs the mean face",
