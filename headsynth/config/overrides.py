@@ -257,6 +257,12 @@ def validate_evaluation(evaluation: EvaluationConfig) -> None:
         raise ConfigError(
             f"evaluation.corrected_score_n must be positive. Received: {evaluation.corrected_score_n}."
         )
+    photos = evaluation.real_photos
+    if photos not in ("", "packaged") and "://" not in photos and not Path(photos).is_dir():
+        raise ConfigError(
+            f"evaluation.real_photos must be 'packaged', '' (skip) or a folder of photos. Received: {photos!r}.",
+            "Example: --set evaluation.real_photos=packaged, or --set evaluation.real_photos=/data/photos.",
+        )
     if not evaluation.study_scenarios or len(set(evaluation.study_scenarios)) != len(
         evaluation.study_scenarios
     ):

@@ -203,6 +203,10 @@ class EvaluationConfig:
             inputs without a detectable face count as failures).
         identity_image_size: side of the renderings the identity score compares.
         corrected_score_n: n of the thesis's corrected score (its Eq. 6.2).
+        real_photos: real photographs the step reconstructs and scores with
+            dlib (`headsynth evaluate-photos`): "packaged" (the photos that
+            ship in the installed packages, offline), a folder of photos, or
+            "" to skip.
         study_scenarios: the training and test scenarios of `headsynth study variability`.
         study_num_test: test examples per scenario in the study (0: sampling.num_eval).
         focus_scenario: the study's test scenario for the saliency figure and the
@@ -216,6 +220,7 @@ class EvaluationConfig:
     identity_reference: str = "truth"
     identity_image_size: int = 160
     corrected_score_n: float = 30.0
+    real_photos: str = "packaged"
     study_scenarios: tuple[str, ...] = ("none", "angle", "angle_bg", "all")
     study_num_test: int = 0
     focus_scenario: str = "all"

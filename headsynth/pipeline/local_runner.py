@@ -31,6 +31,7 @@ class RunSummary:
     net_error: float = float("nan")
     naive_error: float = float("nan")
     blessed: bool = False
+    real_photos: str = ""
     cached_components: list[str] = field(default_factory=list)
     executed_components: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
@@ -44,6 +45,7 @@ class RunSummary:
             ("eval error, naive (q = 0)", f"{self.naive_error:.4f}"),
             ("net / naive", f"{self.net_error / self.naive_error:.3f}" if self.naive_error else "n/a"),
             ("model pushed", "yes" if self.blessed else "no (did not beat the naive predictor)"),
+            *([("real photos", self.real_photos)] if self.real_photos else []),
             (
                 "pipeline time",
                 f"{self.seconds:.1f} s ({len(self.cached_components)} of "
@@ -180,9 +182,20 @@ def _read_evaluate(summary: RunSummary, outputs: dict[str, list]) -> None:
         summary.net_error = metrics["net"]["mean"]
         summary.naive_error = metrics["naive"]["mean"]
         summary.blessed = bool(metrics["beats_naive"])
+        if metrics.get("real_photos"):
+            summary.real_photos = real_photos_row(metrics["real_photos"]["summary"])
         summary.paths["evaluation"] = uri
         if tf.io.gfile.exists(os.path.join(uri, "report.html")):
             summary.paths["report"] = os.path.join(uri, "report.html")
+
+
+def real_photos_row(summary: dict) -> str:
+    """The run table's real-photo line: own photo above the mean face and rank-1, with counts."""
+    n = summary["faces"]
+    return (
+        f"own > mean face {summary['own_above_mean_face']}/{n}, "
+        f"rank-1 {summary['rank1']}/{n} (chance 1/{n}), verified {summary['verified']}/{n}"
+    )
 
 
 def _read_pusher(summary: RunSummary, outputs: dict[str, list]) -> None:

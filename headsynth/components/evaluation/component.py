@@ -25,6 +25,7 @@ from tfx.utils import path_utils
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from headsynth.components.evaluation.evaluate import REPORT_FILE, evaluate_model
+from headsynth.components.evaluation.real_photos import summary_line
 from headsynth.config import EvaluationConfig
 from headsynth.core.progress import report
 from headsynth.data_schemas.artifacts import Evaluation
@@ -39,6 +40,7 @@ PARAMETER_FIELDS = (
     "identity_reference",
     "identity_image_size",
     "corrected_score_n",
+    "real_photos",
 )
 
 
@@ -57,6 +59,7 @@ def Evaluate(
     identity_reference: Parameter[str] = EvaluationConfig.identity_reference,
     identity_image_size: Parameter[int] = EvaluationConfig.identity_image_size,
     corrected_score_n: Parameter[float] = EvaluationConfig.corrected_score_n,
+    real_photos: Parameter[str] = EvaluationConfig.real_photos,
 ) -> None:
     """Blesses the model when the upper end of its error's 95% CI is below the naive mean error."""
     options = dataclasses.replace(
@@ -68,6 +71,7 @@ def Evaluate(
         identity_reference=identity_reference,
         identity_image_size=identity_image_size,
         corrected_score_n=corrected_score_n,
+        real_photos=real_photos,
     )
     keras_model = os.path.join(model_run.uri, "regressor.keras") if model_run is not None else None
     metrics = evaluate_model(
@@ -87,3 +91,5 @@ def Evaluate(
         f"mean squared error on q: net {metrics['net']['mean']:.3f}, naive {metrics['naive']['mean']:.3f} "
         f"({'blessed' if metrics['beats_naive'] else 'NOT blessed'})",
     )
+    if metrics.get("real_photos"):
+        report("Evaluate", "real photos: " + summary_line(metrics["real_photos"]["summary"]))

@@ -11,6 +11,8 @@ graph is what gets measured) over a split of rendered examples and writes:
     saliency.png        input, saliency, prediction and truth rendered in scenario none
                         (the paper's Fig. 9; needs the Keras model, see `saliency.py`)
     identity.json       identity scores of net and naive, corrected scores, ranks, CIs
+    real_photos/        every face of real photos reconstructed and scored (`real_photos.py`;
+                        evaluation.real_photos: the packaged photos, a folder, or "" to skip)
     identity_scores.png, identity_distributions.png   (the thesis's Figs. 6.13 and 4.7)
     report.html         all of the above in one self-contained page
     tensorboard/        the scalars and figures as TensorBoard events
@@ -33,6 +35,7 @@ from headsynth.components.evaluation.example_set import (
     rendered_face_model_and_scale,
 )
 from headsynth.components.evaluation.identity_eval import identity_evaluation
+from headsynth.components.evaluation.real_photos import evaluate_model_on_real_photos
 from headsynth.components.evaluation.run_report import write_run_report
 from headsynth.components.evaluation.saliency import load_keras_regressor, saliency_maps
 from headsynth.components.rendering.painter import HeadPainter, decode_images
@@ -232,6 +235,10 @@ def evaluate_model(
         )
         metrics["identity"] = identity
         figures.update(identity.get("figures") or {})
+    if options.real_photos:
+        metrics["real_photos"] = evaluate_model_on_real_photos(
+            saved_model_dir, options.real_photos, output_dir, scale
+        )
     metrics["notes"] = notes
     return finish_evaluation(metrics, figures, output_dir, examples_dir, title)
 

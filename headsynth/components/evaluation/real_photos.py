@@ -33,17 +33,20 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+import tensorflow as tf
 
 from headsynth.components.evaluation.real_photos_report import face_panel, write_report
 from headsynth.components.identity.detection import FaceBox, FaceNotFound
 from headsynth.components.identity.scores import similarity_matrix
-from headsynth.components.prediction.predict import PhotoPredictor
+from headsynth.components.prediction.predict import PhotoPredictor, load_regressor
 from headsynth.core.errors import DataError
 from headsynth.core.io_utils import write_text_atomic
+from headsynth.core.photos import load_photos, packaged_photos
 from headsynth.report.values import json_ready
 
 # dlib's documented threshold: two faces are the same person below this L2 distance.
@@ -406,7 +409,7 @@ def evaluate_real_photos(
         "summary": {**scores["summary"], "landmark_error_mean": None},
         "labels": _labels_result(embedded, persons) if persons is not None else None,
     }
-    os.makedirs(output_dir, exist_ok=True)
+    tf.io.gfile.makedirs(output_dir)
     result["files"] = {
         "report": os.path.join(output_dir, REPORT_FILE),
         "json": os.path.join(output_dir, RESULT_FILE),
@@ -493,4 +496,42 @@ def _labels_result(embedded: dict, persons: list[str | None]) -> dict:
         "people": len({p for p in persons if p}),
         "reconstructions": label_comparison(embedded["recon"][0], persons),
         "photos": label_comparison(embedded["gallery"], persons),
+    }
+
+
+# The Evaluate step's part ---------------------------------------------------------------------
+
+STEP_FOLDER = "real_photos"
+
+
+def evaluate_model_on_real_photos(saved_model_dir: str, source: str, output_dir: str, scale: float) -> dict:
+    """The Evaluate step's real-photo evaluation of one SavedModel, written to `output_dir/real_photos/`.
+
+    Args:
+        saved_model_dir: the exported SavedModel (its face model is in assets.extra).
+        source: "packaged" (the photos that ship in installed packages) or a folder of photos.
+        output_dir: the Evaluation artifact's folder.
+        scale: p = scale * sigma * q of the rendered examples.
+
+    Returns:
+        metrics.json's "real_photos": source, summary, per-face scores, notes, seconds, files.
+    """
+    started = time.monotonic()
+    if source == "packaged":
+        photos, notes = packaged_photos()
+        aliases = {}
+    else:
+        (photos, aliases), notes = load_photos([source]), []
+    regressor = load_regressor(saved_model_dir, scale=scale)
+    folder = os.path.join(output_dir, STEP_FOLDER)
+    result = evaluate_real_photos(regressor, photos, folder, aliases=aliases, notes=notes)
+    keys = ("name", "gray", "own_similarity", "mean_face_similarity", "above_mean_face", "own_l2", "rank")
+    return {
+        "source": source,
+        "summary": result["summary"],
+        "faces": [{key: face[key] for key in (*keys, "landmark_error")} for face in result["faces"]],
+        "notes": result["notes"],
+        "seconds": time.monotonic() - started,
+        "report": os.path.join(folder, REPORT_FILE),
+        "json": os.path.join(folder, RESULT_FILE),
     }

@@ -6,6 +6,8 @@ import os
 
 import tensorflow as tf
 
+from headsynth.components.evaluation.real_photos import REPORT_FILE as REAL_PHOTOS_REPORT
+from headsynth.components.evaluation.real_photos import STEP_FOLDER, summary_line
 from headsynth.core.io_utils import absolute, read_json
 from headsynth.report.html import HtmlReport, format_ci
 from headsynth.report.values import fmt
@@ -63,6 +65,39 @@ def add_identity_section(report: HtmlReport, identity: dict, figure_dir: str) ->
         report.image(os.path.join(figure_dir, name), caption)
 
 
+def add_real_photos_section(report: HtmlReport, real_photos: dict) -> None:
+    """The real-photo evaluation's counts and per-face scores, with a link to its own report."""
+    report.heading("Real photos")
+    source = (
+        "the photos that ship in the installed packages"
+        if real_photos["source"] == "packaged"
+        else (f"the photos in {real_photos['source']}")
+    )
+    report.paragraph(
+        f"Every face in {source} reconstructed, rendered frontally and compared by dlib with its own photo, "
+        "the other photos and the mean face (q = 0): " + summary_line(real_photos["summary"]) + "."
+    )
+    n = real_photos["summary"]["faces"]
+    rows = [
+        [
+            face["name"] + (" (gray)" if face["gray"] else ""),
+            fmt(face["own_similarity"]),
+            fmt(face["mean_face_similarity"]),
+            "yes" if face["above_mean_face"] else "no",
+            fmt(face["own_l2"]),
+            "n/a" if face["rank"] is None else f"{int(face['rank'])}/{n}",
+        ]
+        for face in real_photos["faces"]
+    ]
+    report.table(["face", "own photo (cos)", "mean face (cos)", "own > mean face", "own L2", "rank"], rows)
+    for note in real_photos["notes"]:
+        report.paragraph(note, "note")
+    report.link(
+        f"{STEP_FOLDER}/{REAL_PHOTOS_REPORT}",
+        "The real-photo report: photo | reconstruction | overlay per face",
+    )
+
+
 def write_run_report(
     metrics: dict, figures: dict[str, str], output_dir: str, examples_dir: str, title: str = ""
 ) -> str:
@@ -94,6 +129,8 @@ def write_run_report(
         report.paragraph(note, "note")
     if "identity" in metrics:
         add_identity_section(report, metrics["identity"], output_dir)
+    if metrics.get("real_photos"):
+        add_real_photos_section(report, metrics["real_photos"])
     sheets = sorted(tf.io.gfile.glob(os.path.join(examples_dir, "contact_sheet_*.png")))
     render_json = os.path.join(examples_dir, "render.json")
     if sheets or tf.io.gfile.exists(render_json):
