@@ -13,8 +13,14 @@ network's input size).
 
 Outputs per photo (`<stem>` = the photo's file name without suffix):
     <stem>.obj, <stem>.ply      the predicted head, per-vertex colours, millimetres
-    <stem>_preview.png          input crop | frontal rendering of the prediction | overlay
-    <stem>.json                 q, face box, identity score and corrected score, file paths
+    <stem>_preview.png          input crop | the prediction in the photo's pose over the crop | frontal view
+    <stem>.json                 q, face box, identity score and corrected score, the pose fitted to
+                                the photo's landmarks (renderer factors) and the landmark error, file paths
+
+The pose: mediapipe's face mesh gives the crop's 68 landmarks; the pose that puts
+the predicted head onto them is fitted (`headsynth.components.fitting`), and the
+landmark error is the mean distance between the head's projected landmarks and
+the photo's, over the photo's outer-eye-corner distance.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ import numpy as np
 import tensorflow as tf
 
 from headsynth.components.face_model.export import export_mesh
+from headsynth.components.fitting.landmarks import FaceMeshLandmarker, face_landmarks
+from headsynth.components.fitting.overlay import PoseOverlay, overlay_in_photo_pose
+from headsynth.components.fitting.pose import POSE_FACTORS, photo_to_crop
 from headsynth.components.identity.detection import (
     FaceBox,
     FaceDetector,
@@ -44,6 +53,7 @@ from headsynth.components.identity.scores import (
     instance_sigma,
 )
 from headsynth.components.rendering.painter import HeadPainter
+from headsynth.components.rendering.renderer import HeadRenderer
 from headsynth.core.errors import DataError, ModelFileError
 from headsynth.core.io_utils import atomic_path, write_text_atomic
 from headsynth.morphable.loading import load_model
@@ -169,6 +179,8 @@ class PhotoPrediction:
     instance_sigma: float
     files: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    pose: dict | None = None
+    landmark_error: float | None = None
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -210,6 +222,10 @@ class PhotoPredictor:
         self.detector = self.scorer.detector if self.scorer else FaceDetector()
         self.painter = HeadPainter(regressor.face_model, regressor.scale, batch_size=1)
         self.framing = self._measure_framing()
+        self.landmarker = FaceMeshLandmarker()
+        self.pose_renderer = HeadRenderer(
+            regressor.face_model, preview_size, regressor.scale, with_depth=False
+        )
 
     def __enter__(self) -> PhotoPredictor:
         return self
@@ -219,6 +235,7 @@ class PhotoPredictor:
 
     def close(self) -> None:
         (self.scorer or self.detector).close()
+        self.landmarker.close()
 
     def _measure_framing(self) -> Framing:
         """Where the mean head's face sits in a frontal training-style render (default if undetectable)."""
@@ -240,6 +257,21 @@ class PhotoPredictor:
             return np.zeros((0, self.regressor.face_model.num_parameters), np.float32), []
         return self.regressor.predict([encode_png(crop) for crop in crops]), crops
 
+    def pose_overlay(
+        self, photo: np.ndarray, face: FaceBox, centre: tuple[float, float], side: float, q: np.ndarray
+    ) -> PoseOverlay | None:
+        """Head q in the pose fitted to the face's landmarks, over its crop, with the landmark error.
+
+        None if the face mesh finds no face around the box.
+        """
+        try:
+            points = face_landmarks(photo, face, self.landmarker)
+        except FaceNotFound:
+            return None
+        crop = square_crop(photo, centre, side, self.preview_size)
+        crop_points = photo_to_crop(points, centre, side, self.preview_size)
+        return overlay_in_photo_pose(self.pose_renderer, q, crop, crop_points)
+
     def predict(self, photo: np.ndarray, out_dir: str, stem: str, what: str = "the photo") -> PhotoPrediction:
         """Detects, crops, predicts and writes the mesh, preview and JSON for one photo.
 
@@ -255,20 +287,22 @@ class PhotoPredictor:
             files[f"mesh{suffix}"] = os.path.join(out_dir, stem + suffix)
             export_mesh(self.regressor.face_model, q, files[f"mesh{suffix}"], self.regressor.scale)
         renders, masks = self.painter.render_with_masks(q[None], self.preview_size, 0.0)
-        rendering, mask = renders[0], masks[0][..., None].astype(np.float32)
-        overlay = np.clip(crop * (1 - 0.5 * mask) + rendering * 0.5 * mask, 0, 255).astype(np.uint8)
+        rendering = renders[0]
+        posed = self.pose_overlay(photo, face, centre, side, q)
         sigma = float(instance_sigma(q, self.regressor.scale))
         score, corrected, note = self._identity(photo, face, rendering, sigma, what)
         label = f"identity {score:.3f}" if score is not None else "identity n/a"
-        preview = np.concatenate(
-            [label_image(crop, "input"), label_image(rendering, "prediction"), label_image(overlay, label)],
-            axis=1,
+        in_pose = (
+            label_image(posed.image, "in the photo's pose") if posed else label_image(crop, "no landmarks")
         )
+        preview = np.concatenate([label_image(crop, "input"), in_pose, label_image(rendering, label)], axis=1)
         files["preview"] = os.path.join(out_dir, f"{stem}_preview.png")
         with atomic_path(files["preview"]) as tmp:
             with open(tmp, "wb") as f:
                 f.write(encode_png(preview))
-        result = PhotoPrediction(q, face.to_dict(), score, corrected, sigma, files, note)
+        pose = {k: float(posed.factors[k]) for k in POSE_FACTORS} if posed else None
+        error = posed.landmark_error if posed else None
+        result = PhotoPrediction(q, face.to_dict(), score, corrected, sigma, files, note, pose, error)
         files["json"] = os.path.join(out_dir, f"{stem}.json")
         write_text_atomic(files["json"], json.dumps(self._payload(result, centre, side), indent=2))
         return result
@@ -297,6 +331,8 @@ class PhotoPredictor:
             "scale": self.regressor.scale,
             "face": result.face,
             "crop": {"centre": [float(c) for c in centre], "side": float(side)},
+            "pose": result.pose,
+            "landmark_error": result.landmark_error,
             "identity_backend": self.scorer.backend_name if self.scorer else "none",
             "identity_score": result.identity_score,
             "corrected_score": result.corrected_score,
