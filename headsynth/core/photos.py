@@ -26,6 +26,24 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def is_grayscale(image: np.ndarray, tolerance: int = 2) -> bool:
+    """Whether all channels of `[H, W, 3]` uint8 are equal (within `tolerance`: JPEG's chroma rounding)."""
+    image = np.asarray(image, np.int16)
+    if image.ndim == 2:
+        return True
+    return bool(
+        np.abs(image[..., 0] - image[..., 1]).max() <= tolerance
+        and np.abs(image[..., 1] - image[..., 2]).max() <= tolerance
+    )
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """`[H, W, 3]` uint8 with every channel the luma (ITU-R 601, as OpenCV converts)."""
+    weights = np.array([0.299, 0.587, 0.114])
+    luma = np.clip(np.rint(np.asarray(image, np.float64)[..., :3] @ weights), 0, 255).astype(np.uint8)
+    return np.repeat(luma[..., None], 3, axis=-1)
+
+
 # Larger photos are refused before decoding: 100 megapixels of RGB is 300 MB,
 # and a face needs far fewer pixels than that.
 MAX_PHOTO_PIXELS = 100_000_000

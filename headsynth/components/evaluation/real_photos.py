@@ -46,7 +46,7 @@ from headsynth.components.identity.scores import similarity_matrix
 from headsynth.components.prediction.predict import PhotoPredictor, load_regressor
 from headsynth.core.errors import DataError
 from headsynth.core.io_utils import write_text_atomic
-from headsynth.core.photos import load_photos, packaged_photos
+from headsynth.core.photos import is_grayscale, load_photos, packaged_photos, to_grayscale
 from headsynth.report.values import json_ready
 
 # dlib's documented threshold: two faces are the same person below this L2 distance.
@@ -70,24 +70,6 @@ class PhotoFace:
     photo: str
     box: FaceBox
     gray: bool
-
-
-def is_grayscale(image: np.ndarray, tolerance: int = 2) -> bool:
-    """Whether all three channels of `[H, W, 3]` uint8 are equal (within JPEG rounding `tolerance`)."""
-    image = np.asarray(image, np.int16)
-    if image.ndim == 2:
-        return True
-    return bool(
-        np.abs(image[..., 0] - image[..., 1]).max() <= tolerance
-        and np.abs(image[..., 1] - image[..., 2]).max() <= tolerance
-    )
-
-
-def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """`[H, W, 3]` uint8 with every channel the luma (ITU-R 601, as OpenCV converts)."""
-    weights = np.array([0.299, 0.587, 0.114])
-    luma = np.clip(np.rint(np.asarray(image, np.float64)[..., :3] @ weights), 0, 255).astype(np.uint8)
-    return np.repeat(luma[..., None], 3, axis=-1)
 
 
 def find_faces(detector, photos: list[tuple[str, np.ndarray]]) -> tuple[list[PhotoFace], list[str]]:
@@ -382,16 +364,12 @@ def evaluate_real_photos(
             np.concatenate([q, np.zeros_like(q[:1])]), size, 0.0
         )
         embedded = _embed(predictor.scorer, images, faces, renders)
+        posed = [_pose_overlay(predictor, images[f.photo], f, q[i]) for i, f in enumerate(faces)]
     gray = np.array([face.gray for face in faces])
     scores = face_scores(embedded["recon"], embedded["mean_face"], embedded["gallery"], gray)
+    errors = np.array([np.nan if p is None else p.landmark_error for p in posed], np.float64)
     panels = [
-        face_panel(
-            crops[i],
-            to_grayscale(renders[i]) if face.gray else renders[i],
-            masks[i],
-            face.gray,
-            scores["own"][i],
-        )
+        face_panel(crops[i], renders[i], masks[i], posed[i], face.gray, scores["own"][i])
         for i, face in enumerate(faces)
     ]
     result = {
@@ -404,9 +382,13 @@ def evaluate_real_photos(
             for name, image in photos
         ],
         "notes": [*notes, *found_notes],
-        "faces": _face_rows(faces, q, scores, persons),
+        "faces": _face_rows(faces, q, scores, persons, errors),
         "matrix": {"names": [f.name for f in faces], "cosine": scores["cosine"], "l2": scores["l2"]},
-        "summary": {**scores["summary"], "landmark_error_mean": None},
+        "summary": {
+            **scores["summary"],
+            "landmark_error_mean": _nanmean(errors),
+            "landmark_error_faces": int(np.sum(np.isfinite(errors))),
+        },
         "labels": _labels_result(embedded, persons) if persons is not None else None,
     }
     tf.io.gfile.makedirs(output_dir)
@@ -429,6 +411,15 @@ def _reconstruct(predictor, images: dict[str, np.ndarray], faces: list[PhotoFace
             qs.append(q)
             crops.extend(photo_crops)
     return np.concatenate(qs).astype(np.float32), crops
+
+
+def _pose_overlay(predictor, photo: np.ndarray, face: PhotoFace, q: np.ndarray):
+    """The reconstruction drawn in the pose fitted to the face's mediapipe landmarks, with its landmark error.
+
+    None when the face mesh finds no face in the box (the panel then blends the frontal rendering).
+    """
+    _, centre, side = predictor.crop_face(photo, face.box)
+    return predictor.pose_overlay(photo, face.box, centre, side, q)
 
 
 def _embed(scorer, images: dict[str, np.ndarray], faces: list[PhotoFace], renders: np.ndarray) -> dict:
@@ -460,9 +451,9 @@ def _embed(scorer, images: dict[str, np.ndarray], faces: list[PhotoFace], render
 
 
 def _face_rows(
-    faces: list[PhotoFace], q: np.ndarray, scores: dict, persons: list[str | None] | None
+    faces: list[PhotoFace], q: np.ndarray, scores: dict, persons: list[str | None] | None, errors: np.ndarray
 ) -> list[dict]:
-    """One JSON row per face: where it is, its scores and its q."""
+    """One JSON row per face: where it is, its scores, its landmark error (`errors`, NaN: none) and its q."""
     rows = []
     for i, face in enumerate(faces):
         rows.append(
@@ -482,7 +473,7 @@ def _face_rows(
                 "mean_face_verified": bool(scores["mean_face_l2"][i] < DLIB_THRESHOLD),
                 "rank": scores["rank"][i],
                 "rank_l2": scores["rank_l2"][i],
-                "landmark_error": None,
+                "landmark_error": errors[i],
                 "q": q[i],
             }
         )

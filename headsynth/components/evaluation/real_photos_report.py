@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from headsynth.components.prediction.predict import encode_png, label_image
+from headsynth.core.photos import to_grayscale
 from headsynth.report.figures import plot_similarity_matrix
 from headsynth.report.html import HtmlReport
 from headsynth.report.values import fmt
@@ -27,17 +28,38 @@ HOW_TO_READ = (
 )
 
 
-def face_panel(crop: np.ndarray, shown: np.ndarray, mask: np.ndarray, gray: bool, own: float) -> np.ndarray:
-    """`[S, 3S, 3]` uint8: the photo's crop | the frontal reconstruction `shown` | the two blended.
+def blend(crop: np.ndarray, rendering: np.ndarray, mask: np.ndarray, alpha: float) -> np.ndarray:
+    """`[S, S, 3]` uint8: `rendering` alpha-blended over `crop` where `mask` (`[S, S]` bool) is set."""
+    weight = alpha * np.asarray(mask, np.float32)[..., None]
+    return np.clip(np.rint(crop * (1.0 - weight) + rendering * weight), 0, 255).astype(np.uint8)
 
-    The overlay blends the frontal rendering into the crop where the head is
-    (the reconstruction is not posed like the photo); `gray` only names the rendering gray.
+
+def face_panel(
+    crop: np.ndarray, frontal: np.ndarray, frontal_mask: np.ndarray, posed, grayscale: bool, own: float
+) -> np.ndarray:
+    """`[S, 3S, 3]` uint8: the photo's crop | the frontal reconstruction | the overlay.
+
+    Args:
+        crop: `[S, S, 3]` the face crop the network saw.
+        frontal: `[S, S, 3]` the frontal rendering of the reconstruction; `frontal_mask` its head.
+        posed: the fitting module's `PoseOverlay` (the reconstruction in the photo's pose over
+            the crop), or None when no landmarks were found: then the frontal rendering is blended in.
+        grayscale: the photo is gray; the renderings are shown (and were compared) in gray.
+        own: the reconstruction's similarity to its own photo (for the caption).
     """
-    alpha = 0.5 * np.asarray(mask, np.float32)[..., None]
-    overlay = np.clip(crop * (1 - alpha) + shown * alpha, 0, 255).astype(np.uint8)
-    caption = "reconstruction (gray)" if gray else "reconstruction"
+    shown = to_grayscale(frontal) if grayscale else frontal
+    if posed is None:
+        overlay, caption = blend(crop, shown, frontal_mask, 0.5), "frontal over photo"
+    else:
+        rendering = to_grayscale(posed.rendering) if grayscale else posed.rendering
+        overlay = blend(crop, rendering, posed.mask, 0.6)
+        caption = f"in photo pose, lm {fmt(posed.landmark_error, 2)}"
     return np.concatenate(
-        [label_image(crop, "photo"), label_image(shown, caption), label_image(overlay, f"own {fmt(own)}")],
+        [
+            label_image(crop, "photo"),
+            label_image(shown, f"reconstruction {'(gray) ' if grayscale else ''}{fmt(own)}"),
+            label_image(overlay, caption),
+        ],
         axis=1,
     )
 
@@ -58,7 +80,11 @@ def write_report(result: dict, panels: list[np.ndarray], output_dir: str, title:
     report.image(figure, "Cosine similarity of each reconstruction (row) to each photo face (column).")
     report.heading("Faces")
     for face, panel in zip(result["faces"], panels, strict=True):
-        report.image(encode_png(panel), f"{face['name']}: photo crop | frontal reconstruction | overlay")
+        report.image(
+            encode_png(panel),
+            f"{face['name']}: photo crop | frontal reconstruction (own-photo similarity) | the "
+            "reconstruction in the pose fitted to the photo's landmarks, over the crop (lm: landmark error)",
+        )
     if result.get("labels"):
         add_labels(report, result["labels"])
     for note in result["notes"]:

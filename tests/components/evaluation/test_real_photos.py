@@ -1,5 +1,6 @@
 """Real-photo evaluation: scores from embeddings by hand, labels, gray matching, and a run on the packaged photos."""
 
+import html
 import json
 
 import cv2
@@ -10,18 +11,16 @@ from headsynth.components.evaluation.real_photos import (
     DLIB_THRESHOLD,
     PhotoFace,
     face_scores,
-    is_grayscale,
     label_comparison,
     own_ranks,
     probe_matrices,
     read_labels,
     summary_line,
-    to_grayscale,
 )
 from headsynth.components.identity.detection import FaceBox
 from headsynth.config import EvaluationConfig, apply_overrides, get_preset
 from headsynth.core.errors import ConfigError, DataError
-from headsynth.core.photos import PACKAGED_PHOTOS, packaged_photos
+from headsynth.core.photos import PACKAGED_PHOTOS, is_grayscale, packaged_photos, to_grayscale
 
 
 def unit(*values):
@@ -187,6 +186,9 @@ def test_every_packaged_face_is_found_and_scored(evaluated):
     for face in result["faces"]:
         assert 0.0 < face["own_similarity"] <= 1.0 and 0.0 < face["mean_face_similarity"] <= 1.0
         assert len(face["q"]) == 8
+        # The fitting module's pose fit: the reconstruction's landmarks against mediapipe's, in IODs.
+        assert 0.0 < face["landmark_error"] < 1.0
+    assert result["summary"]["landmark_error_faces"] == 3
     written = json.loads((out / "real_photos.json").read_text())
     assert written["summary"] == result["summary"]
 
@@ -212,3 +214,23 @@ def test_report_is_self_contained(evaluated):
     assert page.count("data:image/png;base64,") == 1 + len(result["faces"])  # the matrix + one row per face
     assert 'src="http' not in page and "grayscale versions of the renderings" in page
     assert "rank-1 identification (cosine)" in page
+
+
+def test_run_report_section_and_run_table_line(evaluated, tmp_path):
+    from headsynth.components.evaluation.run_report import add_real_photos_section
+    from headsynth.pipeline.local_runner import real_photos_row
+    from headsynth.report.html import HtmlReport
+
+    result, _ = evaluated
+    summary = result["summary"]
+    step = {"source": "packaged", "summary": summary, "faces": result["faces"], "notes": ["a note"]}
+    report = HtmlReport("run")
+    add_real_photos_section(report, step)
+    page = report.render()
+    assert (
+        html.escape(summary_line(summary)) in page
+        and 'href="real_photos/report.html"' in page
+        and "a note" in page
+    )
+    row = real_photos_row(summary)
+    assert row.startswith(f"own > mean face {summary['own_above_mean_face']}/3, rank-1 {summary['rank1']}/3")
