@@ -41,6 +41,7 @@ def command(args: argparse.Namespace) -> int:
     from headsynth.components.prediction.predict import load_regressor
     from headsynth.components.rendering.rasterizer import require_rasterizer
     from headsynth.core.errors import DataError
+    from headsynth.core.logs import filtered_stderr
     from headsynth.core.photos import load_photos, packaged_photos
 
     if args.photos:
@@ -54,7 +55,9 @@ def command(args: argparse.Namespace) -> int:
     check_backend("dlib")
     require_rasterizer()
     regressor = load_regressor(args.model, args.face_model, args.scale)
-    result = evaluate_real_photos(regressor, photos, args.out, args.labels, aliases, notes)
+    # mediapipe's detector and face mesh announce their TFLite delegates at their first inferences.
+    with filtered_stderr():
+        result = evaluate_real_photos(regressor, photos, args.out, args.labels, aliases, notes)
     summary = result["summary"]
     for face in result["faces"]:
         print(face_line(face, summary["faces"]))

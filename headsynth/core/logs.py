@@ -25,6 +25,8 @@ STARTUP_NOISE = re.compile(
     r"|Compiled cluster using XLA!"
     r"|Created TensorFlow Lite XNNPACK delegate for CPU"
     r"|Feedback manager requires a model with a single signature inference"
+    # mediapipe's face mesh on a square crop (the square ROI it says is supported)
+    r"|Using NORM_RECT without IMAGE_DIMENSIONS is only supported for the square ROI"
 )
 
 # Python warnings about the environment, not the run: Google's client libraries
