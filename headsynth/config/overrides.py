@@ -258,7 +258,7 @@ def validate_evaluation(evaluation: EvaluationConfig) -> None:
             f"evaluation.corrected_score_n must be positive. Received: {evaluation.corrected_score_n}."
         )
     photos = evaluation.real_photos
-    if photos not in ("", "packaged") and "://" not in photos and not Path(photos).is_dir():
+    if photos not in ("", "packaged") and not Path(photos).is_dir():
         raise ConfigError(
             f"evaluation.real_photos must be 'packaged', '' (skip) or a folder of photos. Received: {photos!r}.",
             "Example: --set evaluation.real_photos=packaged, or --set evaluation.real_photos=/data/photos.",
