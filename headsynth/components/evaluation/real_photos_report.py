@@ -78,6 +78,14 @@ def write_report(result: dict, panels: list[np.ndarray], output_dir: str, title:
     figure = os.path.join(output_dir, MATRIX_FIGURE)
     plot_similarity_matrix(result["matrix"]["cosine"], names, names, figure)
     report.image(figure, "Cosine similarity of each reconstruction (row) to each photo face (column).")
+    l2_rows = [
+        [name, *(fmt(v) for v in row)] for name, row in zip(names, result["matrix"]["l2"], strict=True)
+    ]
+    report.table(
+        ["reconstruction \\ photo face (dlib L2)", *names],
+        l2_rows,
+        highlight={(i, i + 1) for i in range(len(names))},
+    )
     report.heading("Faces")
     for face, panel in zip(result["faces"], panels, strict=True):
         report.image(
