@@ -95,6 +95,8 @@ def render_job(
         store_mask=rendering.store_mask,
         store_depth=rendering.store_depth,
         store_landmarks=rendering.store_landmarks,
+        framing=rendering.framing,
+        render_size=rendering.render_size,
     )
     return dataclasses.replace(job, **changes)
 
@@ -156,6 +158,11 @@ def variability_image_size(config: HeadsynthConfig) -> int:
     return config.variability.image_size or config.rendering.image_size
 
 
+def samplers_image_size(config: HeadsynthConfig) -> int:
+    """The samplers study's image side: its own, or the rendering section's."""
+    return config.generative.study_image_size or config.rendering.image_size
+
+
 def variability_render_job(
     config: HeadsynthConfig, model_path: str, parameters_path: str, output_dir: str, scenario: str
 ) -> RenderJob:
@@ -172,6 +179,7 @@ def variability_render_job(
         eval_scenario=scenario,
         image_size=variability_image_size(config),
         store_mask=True,
+        framing="full",  # the paper's input: the whole render, whatever the main job's framing
     )
 
 

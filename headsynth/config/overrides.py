@@ -155,6 +155,15 @@ def validate(config: HeadsynthConfig) -> None:
         raise ConfigError(
             f"rendering.image_size must be at least 16. Received: {config.rendering.image_size}."
         )
+    if config.rendering.framing not in ("full", "face"):
+        raise ConfigError(
+            f"rendering.framing must be 'full' or 'face'. Received: {config.rendering.framing!r}."
+        )
+    if config.rendering.render_size and config.rendering.render_size < config.rendering.image_size:
+        raise ConfigError(
+            f"rendering.render_size must be 0 (automatic) or at least rendering.image_size "
+            f"({config.rendering.image_size}). Received: {config.rendering.render_size}."
+        )
     if not 1 <= config.rendering.antialias <= 4:
         raise ConfigError(f"rendering.antialias must be 1..4. Received: {config.rendering.antialias}.")
     if config.rendering.backgrounds != "builtin" and not Path(config.rendering.backgrounds).is_dir():
@@ -330,6 +339,11 @@ def validate_generative(config: HeadsynthConfig) -> None:
     for key in ("study_num_train", "study_train_steps"):
         if getattr(generative, key) < 0:
             raise ConfigError(f"generative.{key} must be >= 0. Received: {getattr(generative, key)}.")
+    if generative.study_image_size and generative.study_image_size < 16:
+        raise ConfigError(
+            f"generative.study_image_size must be 0 (rendering.image_size) or at least 16. "
+            f"Received: {generative.study_image_size}."
+        )
     for key in ("study_test_identities", "study_renders_per_identity"):
         if getattr(generative, key) < 1:
             raise ConfigError(f"generative.{key} must be positive. Received: {getattr(generative, key)}.")

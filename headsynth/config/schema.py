@@ -71,6 +71,12 @@ class RenderConfig:
         store_mask: store each example's head mask (PNG).
         store_depth: store each example's depth map (16-bit PNG, mm).
         store_landmarks: store each example's projected 2D landmarks.
+        framing: "full" (the whole render, as the paper) or "face" (each
+            render cropped around its face by the face detector, the square
+            of its box enlarged 1.5 times, as photos are cropped for the
+            network; `components/rendering/framing.py`).
+        render_size: with framing "face", the side rendered before the crop
+            (0: 1.5 x image_size, so a typical face crop keeps its detail).
     """
 
     scenario: str = "angle"
@@ -85,6 +91,8 @@ class RenderConfig:
     store_mask: bool = False
     store_depth: bool = False
     store_landmarks: bool = True
+    framing: str = "full"
+    render_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -301,7 +309,9 @@ class GenerativeConfig:
         study_gmm_components: the mixture sizes the study trains on.
         study_num_train: training examples per sampler (0: sampling.num_train).
         study_train_steps: steps per network (0: training.train_steps).
-        study_backbone: the networks' backbone ("": training.backbone).
+        study_backbone: the networks' backbone ("": training.backbone). A
+            backbone other than the main job's is trained whole, uncached.
+        study_image_size: the study's image side (0: rendering.image_size).
         study_test_identities: realistic identities held out of the fits and
             rendered as the shared test set.
         study_renders_per_identity: renders of each test identity (poses, light).
@@ -336,6 +346,7 @@ class GenerativeConfig:
     study_num_train: int = 0
     study_train_steps: int = 0
     study_backbone: str = ""
+    study_image_size: int = 0
     study_test_identities: int = 100
     study_renders_per_identity: int = 2
 

@@ -52,6 +52,8 @@ def RenderExamples(
     store_mask: Parameter[int] = int(RenderConfig.store_mask),
     store_depth: Parameter[int] = int(RenderConfig.store_depth),
     store_landmarks: Parameter[int] = int(RenderConfig.store_landmarks),
+    framing: Parameter[str] = RenderConfig.framing,
+    render_size: Parameter[int] = RenderConfig.render_size,
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
     """Renders train and eval examples to gzipped TFRecord shards (Split-train, Split-eval)."""
@@ -72,8 +74,13 @@ def RenderExamples(
         store_mask=store_mask,
         store_depth=store_depth,
         store_landmarks=store_landmarks,
+        framing=framing,
+        render_size=render_size,
     )
-    report("RenderExamples", f"rendering scenario {scenario!r} at {image_size}x{image_size}")
+    framed = (
+        f", cropped around the face from {job.rendered_size}x{job.rendered_size}" if framing == "face" else ""
+    )
+    report("RenderExamples", f"rendering scenario {scenario!r} at {image_size}x{image_size}{framed}")
     summary = run_render_job(job, beam_pipeline=beam_pipeline)
     examples.split_names = artifact_utils.encode_split_names(list(summary["counts"]))
     for split, count in summary["counts"].items():

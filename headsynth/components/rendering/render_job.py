@@ -44,6 +44,7 @@ from headsynth.components.rendering.backgrounds import load_backgrounds
 from headsynth.components.rendering.beam_runners import dask_client_closed, render_pipeline
 from headsynth.components.rendering.codecs import encode_depth, encode_image, encode_mask, gzip_record_writer
 from headsynth.components.rendering.contact_sheet import write_contact_sheets
+from headsynth.components.rendering.framing import FaceFramer, frame_batch
 from headsynth.components.rendering.renderer import HeadRenderer, RenderedBatch
 from headsynth.components.rendering.resume import prepare_output, remove_partial_shards, verify_output
 from headsynth.components.rendering.scenarios import get_scenario, sample_lighting_and_expression
@@ -82,6 +83,8 @@ class RenderJob:
         store_mask: also store the head mask as a PNG per example.
         store_depth: also store the depth map (16-bit PNG, millimetres) per example.
         store_landmarks: store the projected 2D landmarks per example.
+        framing: "full" or "face" (each render cropped around its detected face; `framing.py`).
+        render_size: with framing "face", the side rendered before the crop (0: 1.5 x image_size).
     """
 
     model_path: str
@@ -100,6 +103,15 @@ class RenderJob:
     store_mask: bool = RenderConfig.store_mask
     store_depth: bool = RenderConfig.store_depth
     store_landmarks: bool = RenderConfig.store_landmarks
+    framing: str = RenderConfig.framing
+    render_size: int = RenderConfig.render_size
+
+    @property
+    def rendered_size(self) -> int:
+        """The side the renderer draws: the image size, or the size before the face crop."""
+        if self.framing != "face":
+            return self.image_size
+        return self.render_size or int(round(1.5 * self.image_size))
 
     def scenario_of(self, split: str) -> str:
         """The scenario name of a split."""
@@ -151,11 +163,12 @@ def _progress(step: int) -> None:
 
 
 class _WorkerState(NamedTuple):
-    """What a render worker loads once: scenarios and parameters per split, and the renderer."""
+    """What a render worker loads once: scenarios and parameters per split, the renderer, the face framer."""
 
     scenarios: dict
     renderer: HeadRenderer
     parameters: dict[str, np.ndarray]  # split -> [N, m]
+    framer: FaceFramer | None  # None unless the job frames faces
 
 
 def _prepare_worker(job: RenderJob, counts: dict[str, int]) -> _WorkerState:
@@ -165,14 +178,15 @@ def _prepare_worker(job: RenderJob, counts: dict[str, int]) -> _WorkerState:
     photos = load_backgrounds(job.backgrounds) if needs_photos else []
     renderer = HeadRenderer(
         load_npz(job.model_path),
-        job.image_size,
+        job.rendered_size,
         job.scale,
         job.antialias,
         photos,
         with_depth=job.store_depth,
     )
     parameters = {split: load_split_parameters(job.parameters_path, split) for split in counts}
-    return _WorkerState(scenarios, renderer, parameters)
+    framer = FaceFramer() if job.framing == "face" else None
+    return _WorkerState(scenarios, renderer, parameters, framer)
 
 
 # Worker processes that never call DoFn.setup() (Beam's Dask runner) unpickle a
@@ -210,7 +224,7 @@ class RenderShardFn(beam.DoFn):
         self._use(_prepare_worker(self._job, self._counts))
 
     def _use(self, state: _WorkerState) -> None:
-        self._scenarios, self._renderer, self._parameters = state
+        self._scenarios, self._renderer, self._parameters, self._framer = state
         self._rendered = beam.metrics.Metrics.counter("headsynth", "examples_rendered")
 
     def process(self, item: ShardItem) -> Iterator[tuple[str, int]]:
@@ -277,6 +291,8 @@ class RenderShardFn(beam.DoFn):
         batch = self._renderer.render(
             q, factors, pad_to=job.batch_size, sh_light=sh_light, expression=expression
         )
+        if self._framer is not None:
+            batch, _ = frame_batch(batch, self._framer, job.image_size)
         return _Rendered(split, batch, indices, q, factors, sh_light, expression)
 
     def _serialize(self, rendered: _Rendered) -> list[bytes]:

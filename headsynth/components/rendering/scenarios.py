@@ -299,7 +299,22 @@ _ALL_EXTRA = dataclasses.replace(
     light_b=uniform(0.9, 1.0),
 )
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (_NONE, _ANGLE, _ANGLE_BG, _ALL, _ALL_EXTRA)}
+# What portrait photos vary in, for a network that reads real photos: the paper's
+# `all` with the pose of a portrait (yaw within 45 degrees, some pitch and roll),
+# expressions, a little SH light and more ambient light than `all` (faces in
+# photos are rarely half black).
+_PORTRAIT = dataclasses.replace(
+    _ALL,
+    name="portrait",
+    yaw_deg=uniform(-45.0, 45.0),
+    pitch_deg=uniform(-15.0, 15.0),
+    roll_deg=uniform(-10.0, 10.0),
+    expression_scale=uniform(0.0, 1.0),
+    sh_strength=uniform(0.0, 0.3),
+    ambient=uniform(0.35, 0.6),
+)
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (_NONE, _ANGLE, _ANGLE_BG, _ALL, _ALL_EXTRA, _PORTRAIT)}
 
 
 def scenario_from_dict(values: dict) -> Scenario:
