@@ -6,6 +6,13 @@ HEADS:
     mlp: the thesis's; 3 dense layers of 200 units with leaky ReLU, then a
         dense layer with m tanh outputs.
 
+The "mlp" head standardises its input features first (`FeatureStandardization`,
+per-feature mean and standard deviation of the training set, set when a
+frozen stem's features are cached; the identity otherwise): a frozen stem's
+features come on scales of their own (the face mesh's 6x6 map, its landmarks
+in 0..1, colours), and unscaled they saturated the tanh output from the
+first step, so nothing trained.
+
 A head's output is multiplied by a fixed `output_scale` (the `OutputScale`
 layer, present when it is not 1): tanh reaches (-1, 1) only, and the
 thesis's samplers draw q far outside (U(-4, 4), N(0, 1.5)); with the scale
@@ -18,6 +25,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 
 HEADS = ("linear", "mlp")
 MLP_UNITS = 200
@@ -47,6 +55,41 @@ class OutputScale(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="headsynth")
+class FeatureStandardization(keras.layers.Layer):
+    """(x - mean) / std per feature, with mean and std fixed weights (saved, not trained); starts as identity.
+
+    Args:
+        num_features: F, the width of `[B, F]` inputs.
+    """
+
+    def __init__(self, num_features: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_features = int(num_features)
+        self.mean = self.add_weight(
+            shape=(self.num_features,), initializer="zeros", trainable=False, name="mean"
+        )
+        self.inverse_std = self.add_weight(
+            shape=(self.num_features,), initializer="ones", trainable=False, name="inverse_std"
+        )
+
+    def set_statistics(self, features) -> None:
+        """Sets mean and std from `[N, F]` training features (constant features keep a std of 1)."""
+        features = np.asarray(features, np.float64)
+        std = features.std(axis=0)
+        self.mean.assign(features.mean(axis=0).astype(np.float32))
+        self.inverse_std.assign(np.where(std > 1e-6, 1.0 / np.maximum(std, 1e-6), 1.0).astype(np.float32))
+
+    def call(self, inputs):
+        return (inputs - self.mean) * self.inverse_std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_features": self.num_features}
 
 
 def check_output_scale(scale: float) -> None:
@@ -87,6 +130,7 @@ def build_head(
     features = keras.Input(shape=(num_features,), name="features")
     x = features
     if kind == "mlp":
+        x = FeatureStandardization(num_features, name="feature_standardization")(x)
         for i in range(MLP_LAYERS):
             x = keras.layers.Dense(MLP_UNITS, name=f"head_dense{i}")(x)
             x = keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"head_leaky_relu{i}")(x)

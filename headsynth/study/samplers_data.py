@@ -157,6 +157,7 @@ def sampler_render_job(
         scenario=plan.scenario,
         eval_scenario=plan.scenario,
         scale=1.0,
+        image_size=wiring.samplers_image_size(config),
     )
 
 
@@ -211,7 +212,7 @@ def render_set(
     os.makedirs(folder, exist_ok=True)
     parameters_path = os.path.join(folder, "parameters.npz")
     save_split_parameters(parameters_path, {split: q})
-    report("study", f"rendering {len(q)} {what} ({plan.scenario}, {config.rendering.image_size}px)")
+    report("study", f"rendering {len(q)} {what} ({plan.scenario}, {wiring.samplers_image_size(config)}px)")
     job = sampler_render_job(config, plan, model_path, parameters_path, folder)
     run_render_job(job, beam_args=list(config.rendering.beam_args))
     write_stamp(folder, stamp)

@@ -43,8 +43,11 @@ def sampler_train_settings(config: HeadsynthConfig, plan: StudyPlan) -> TrainSet
     Scale 1: the examples were rendered from q in sigma units (`samplers_data.sampler_render_job`).
     The head's output scale is each sampler's own (`entry_train_settings`).
     """
-    settings = wiring.train_settings(config, train_steps=plan.train_steps, backbone=plan.backbone)
-    return dataclasses.replace(settings, scale=1.0)
+    changes = {}
+    if plan.backbone != config.training.backbone:  # the main job's stem settings belong to its stem
+        changes = {"stem_mode": "trained", "cache_stem_features": False, "stem_weights": ""}
+    settings = wiring.train_settings(config, train_steps=plan.train_steps, backbone=plan.backbone, **changes)
+    return dataclasses.replace(settings, scale=1.0, image_size=wiring.samplers_image_size(config))
 
 
 def entry_train_settings(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from headsynth import wiring
 from headsynth.components.diversity.tables import add_diversity_section
 from headsynth.components.evaluation.run_report import add_identity_section
 from headsynth.config import HeadsynthConfig
@@ -63,7 +64,7 @@ def write_samplers_report(
 
 def summary_text(result: SamplerStudyResult, config: HeadsynthConfig) -> str:
     """The opening paragraph: what each network was trained on and what all were evaluated on."""
-    plan, size = result.plan, config.rendering.image_size
+    plan, size = result.plan, wiring.samplers_image_size(config)
     return (
         f"One network per parameter sampler ({len(plan.entries)} networks), each trained on "
         f"{plan.num_train} renders of its own sampler's vectors in scenario {plan.scenario} at "

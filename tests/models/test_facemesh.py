@@ -173,10 +173,25 @@ def test_facemesh_validates_hyperparameters(kwargs, message):
         FaceMeshBackbone(**kwargs)
 
 
-def test_preset_loads_its_own_weights_and_takes_pixels():
-    preset = BACKBONES["facemesh"]
-    assert preset.builtin_weights and preset.preprocessing == PIXEL_INPUT
-    assert not any(BACKBONES[name].builtin_weights for name in BACKBONES if name != "facemesh")
+def test_presets_load_their_own_weights_and_take_pixels():
+    mediapipe = ("facemesh", "facemesh_colour")
+    for name in mediapipe:
+        assert BACKBONES[name].builtin_weights and BACKBONES[name].preprocessing == PIXEL_INPUT
+    assert not any(BACKBONES[name].builtin_weights for name in BACKBONES if name not in mediapipe)
+
+
+def test_colour_features_are_the_crops_mean_colours_on_a_4x4_grid():
+    image = face_crop("astronaut", 96)  # resized to 192 inside: block means are kept by the resize
+    backbone = build_backbone("facemesh_colour", 96)
+    assert backbone.output_shape == (None, 128 + 128 + 1404 + 1 + 48)
+    colours = np.asarray(backbone(image[None]))[0, -48:].reshape(4, 4, 3)
+    expected = image.reshape(4, 24, 4, 24, 3).mean(axis=(1, 3)) / 255.0
+    np.testing.assert_allclose(colours, expected, atol=0.02)
+    assert np.ptp(colours) > 0.2  # a real photo: the grid tells skin from background
+    # The other features are facemesh's own.
+    plain = facemesh_outputs(build_backbone("facemesh", 96))(image[None])
+    ours = np.asarray(backbone(image[None]))
+    np.testing.assert_allclose(ours[:, 256 : 256 + 1404] * 192, plain["landmarks"], rtol=1e-5, atol=1e-4)
 
 
 def facemesh_settings(**training) -> TrainSettings:

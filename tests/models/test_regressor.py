@@ -74,3 +74,23 @@ def test_mesh_decoder_matches_the_numpy_model(small_model):
     vertices, colors = MorphableMeshDecoder(small_model, 1.6)(q)
     np.testing.assert_allclose(np.asarray(vertices), small_model.vertices(q, 1.6), rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(np.asarray(colors), small_model.colors(q, 1.6), atol=1e-5)
+
+
+def test_mlp_head_standardises_its_features_once_set_and_saves_them(tmp_path):
+    from headsynth.models.heads import FeatureStandardization
+
+    head = build_head("mlp", 3, 2)
+    layer = head.get_layer("feature_standardization")
+    assert isinstance(layer, FeatureStandardization)
+    features = np.array([[0.0, 100.0, 5.0], [2.0, 300.0, 5.0], [4.0, 200.0, 5.0]], np.float32)
+    np.testing.assert_allclose(layer(features), features)  # the identity until statistics are set
+    layer.set_statistics(features)
+    standardised = np.asarray(layer(features))
+    np.testing.assert_allclose(standardised[:, :2].mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(standardised[:, :2].std(0), 1, atol=1e-5)
+    np.testing.assert_allclose(standardised[:, 2], 0)  # a constant feature keeps std 1
+    assert not layer.trainable_weights
+    head.save(tmp_path / "head.keras")
+    restored = keras.models.load_model(tmp_path / "head.keras")
+    np.testing.assert_allclose(restored(features), head(features), atol=1e-6)
+    assert "feature_standardization" not in [layer.name for layer in build_head("linear", 3, 2).layers]

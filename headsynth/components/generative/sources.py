@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from headsynth.components.identity.detection import FaceNotFound, square_crop
+from headsynth.components.identity.detection import FaceNotFound
 from headsynth.components.prediction.predict import (
     LoadedRegressor,
     PhotoPredictor,
@@ -225,8 +225,7 @@ def predict_photo(predictor: PhotoPredictor, regressor: LoadedRegressor, spec: s
         face = predictor.detector.detect(photo, f"photo {spec}")
     except FaceNotFound:
         return None
-    centre, side = predictor.framing.crop_square(face)
-    crop = square_crop(photo, centre, side, 256)
+    crop, _, _ = predictor.crop_face(photo, face)
     return regressor.predict([encode_png(crop)])[0] * regressor.scale
 
 

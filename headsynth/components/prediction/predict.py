@@ -41,8 +41,10 @@ from headsynth.components.fitting.pose import POSE_FACTORS, photo_to_crop
 from headsynth.components.identity.detection import (
     FaceBox,
     FaceDetector,
+    FaceFramer,
     FaceNotFound,
     Framing,
+    face_crop_square,
     framing_of,
     square_crop,
 )
@@ -56,6 +58,7 @@ from headsynth.components.rendering.painter import HeadPainter
 from headsynth.components.rendering.renderer import HeadRenderer
 from headsynth.core.errors import DataError, ModelFileError
 from headsynth.core.io_utils import atomic_path, write_text_atomic
+from headsynth.data_schemas.serving_assets import read_input_framing
 from headsynth.morphable.loading import load_model
 from headsynth.morphable.model import MorphableModel, load_npz
 
@@ -70,6 +73,8 @@ class LoadedRegressor:
         face_model: the morphable model.
         scale: p = scale * sigma * q.
         face_model_source: where the face model came from (for messages).
+        framing: how the training images were framed: "full" renders or "face" crops
+            (`data_schemas.serving_assets`); photos are cropped to match.
     """
 
     saved_model_dir: str
@@ -77,6 +82,7 @@ class LoadedRegressor:
     face_model: MorphableModel
     scale: float
     face_model_source: str
+    framing: str = "full"
 
     def predict(self, encoded_images: list[bytes]) -> np.ndarray:
         return self.predict_fn(images=tf.constant(encoded_images))["q"].numpy()
@@ -165,7 +171,8 @@ def load_regressor(
         )
     if scale is None:
         scale = float(config.get("sampling", {}).get("scale", 1.6))
-    return LoadedRegressor(saved_model_dir, predict_fn, face_model, scale, source)
+    framing = read_input_framing(saved_model_dir)
+    return LoadedRegressor(saved_model_dir, predict_fn, face_model, scale, source, framing)
 
 
 @dataclass
@@ -221,7 +228,10 @@ class PhotoPredictor:
         self.scorer = IdentityScorer(identity_backend) if identity_backend != "none" else None
         self.detector = self.scorer.detector if self.scorer else FaceDetector()
         self.painter = HeadPainter(regressor.face_model, regressor.scale, batch_size=1)
-        self.framing = self._measure_framing()
+        # A model trained on face crops sees photos through the same framer; one trained on
+        # whole renders sees the photo's face where the mean head sits in a render.
+        self.framer = FaceFramer() if regressor.framing == "face" else None
+        self.framing = self._measure_framing() if self.framer is None else None
         self.landmarker = FaceMeshLandmarker()
         self.pose_renderer = HeadRenderer(
             regressor.face_model, preview_size, regressor.scale, with_depth=False
@@ -235,6 +245,8 @@ class PhotoPredictor:
 
     def close(self) -> None:
         (self.scorer or self.detector).close()
+        if self.framer is not None:
+            self.framer.close()
         self.landmarker.close()
 
     def _measure_framing(self) -> Framing:
@@ -247,7 +259,10 @@ class PhotoPredictor:
 
     def crop_face(self, photo: np.ndarray, face: FaceBox) -> tuple[np.ndarray, tuple[float, float], float]:
         """(`[S, S, 3]` crop framed like the training renders, its centre and side in photo pixels)."""
-        centre, side = self.framing.crop_square(face)
+        if self.framer is not None:
+            centre, side = face_crop_square(self.framer.find(photo, near=face))
+        else:
+            centre, side = self.framing.crop_square(face)
         return square_crop(photo, centre, side, self.preview_size), centre, side
 
     def predict_faces(self, photo: np.ndarray, faces: list[FaceBox]) -> tuple[np.ndarray, list[np.ndarray]]:

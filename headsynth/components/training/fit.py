@@ -35,6 +35,7 @@ from headsynth.components.training.model import (
 )
 from headsynth.components.training.settings import TrainSettings
 from headsynth.config import TrainingConfig
+from headsynth.models.heads import FeatureStandardization
 from headsynth.models.regressor import ParameterRegressor, squared_euclidean_loss
 from headsynth.morphable.model import MorphableModel
 
@@ -234,6 +235,7 @@ def fit_inputs(
         ),
     )
     eval_cache = compute_stem_features(model, eval_ds.take(training.eval_steps))
+    standardize_head_inputs(model.head_model, train_cache[0])
     return FitInputs(
         model.head_model,
         cached_dataset(train_cache, training.batch_size, training.seed, train=True),
@@ -243,6 +245,13 @@ def fit_inputs(
             training.eval_steps
         ),
     )
+
+
+def standardize_head_inputs(head: keras.Model, features: np.ndarray) -> None:
+    """Sets the head's `FeatureStandardization` (the "mlp" head has one) from `[N, F]` training features."""
+    for layer in head.layers:
+        if isinstance(layer, FeatureStandardization):
+            layer.set_statistics(features)
 
 
 def prepare_model(

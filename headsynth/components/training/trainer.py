@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from headsynth.components.training.fit import backup_dir_for, train_regressor
 from headsynth.components.training.settings import TrainSettings
+from headsynth.data_schemas.serving_assets import write_input_framing
 from headsynth.morphable.model import load_npz
 
 
@@ -32,6 +33,15 @@ def rendered_scale(root: str) -> float | None:
     with tf.io.gfile.GFile(path) as f:
         scale = json.load(f).get("job", {}).get("scale")
     return None if scale is None else float(scale)
+
+
+def rendered_framing(root: str) -> str:
+    """The framing of the examples under `root` ("full" or "face", from `render.json`; "full" if unrecorded)."""
+    path = os.path.join(root, "render.json")
+    if not tf.io.gfile.exists(path):
+        return "full"
+    with tf.io.gfile.GFile(path) as f:
+        return str(json.load(f).get("job", {}).get("framing", "full"))
 
 
 def settings_from_fn_args(fn_args) -> TrainSettings:
@@ -63,3 +73,5 @@ def run_fn(fn_args) -> None:
         fn_args.model_run_dir,
         backup_dir=backup_dir_for(backup_root, train_files, settings) if backup_root else None,
     )
+    # Whoever feeds the SavedModel photos must crop them as the training images were.
+    write_input_framing(fn_args.serving_model_dir, rendered_framing(examples_root(fn_args.train_files[0])))

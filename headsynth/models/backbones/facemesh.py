@@ -57,6 +57,7 @@ FEATURE_SIZES = {
     "pooled_6x6": 128,  # that map averaged over space
     "landmarks": 3 * NUM_LANDMARKS,  # the landmarks divided by 192 (x, y in 0..1)
     "face_flag": 1,  # the face-flag logit
+    "colour_4x4": 4 * 4 * 3,  # the input's colours (0..1) averaged over a 4x4 grid: skin and light
 }
 DEFAULT_FEATURES = ("pooled_12x12", "map_6x6", "landmarks", "face_flag")
 
@@ -188,9 +189,9 @@ class FaceMeshBackbone(keras.Model):
         if image_size != FACEMESH_SIZE:
             x = keras.layers.Resizing(FACEMESH_SIZE, FACEMESH_SIZE, antialias=True, name="input_resize")(x)
         x = keras.layers.Rescaling(1.0 / 255.0, name="input_scale")(x)
+        maps = {"input": x}
         x = _conv(x, 16, 3, 2, "same", "stem_conv2d_1")
         x = _prelu(x, "stem_p_re_lu_1")
-        maps = {}
         for index, unit in enumerate(_TRUNK, start=1):
             x = _residual_unit(x, unit, f"block{index}")
             if index == 11:
@@ -326,6 +327,9 @@ def _feature(name: str, maps: dict):
         return keras.layers.Flatten(name="features_map_6x6")(maps["map_6x6"])
     if name == "pooled_6x6":
         return keras.layers.GlobalAveragePooling2D(name="features_pooled_6x6")(maps["map_6x6"])
+    if name == "colour_4x4":
+        grid = keras.layers.AveragePooling2D(FACEMESH_SIZE // 4, name="features_colour_pool")(maps["input"])
+        return keras.layers.Flatten(name="features_colour_4x4")(grid)
     if name == "landmarks":
         landmarks = _branch(maps["map_6x6"], _LANDMARK_BRANCH)
         return keras.layers.Rescaling(1.0 / FACEMESH_SIZE, name="features_landmarks")(landmarks)
