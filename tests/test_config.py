@@ -72,6 +72,15 @@ def test_overrides_parse_each_type():
             "Received: 'composite:0.8,2,-1'.",
         ),
         ("training.output_scale=-1", "training.output_scale must be >= 0 (0: derived from sampling.sampler)"),
+        ("rendering.framing=tight", "rendering.framing must be 'full' or 'face'. Received: 'tight'."),
+        (
+            "rendering.render_size=20",
+            "rendering.render_size must be 0 (automatic) or at least rendering.image_size",
+        ),
+        (
+            "generative.study_image_size=8",
+            "generative.study_image_size must be 0 (rendering.image_size) or at least 16",
+        ),
     ],
 )
 def test_bad_overrides_name_the_problem(override, fragment):
