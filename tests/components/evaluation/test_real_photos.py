@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from headsynth.components.evaluation.real_photos import (
-    DLIB_THRESHOLD,
     PhotoFace,
+    read_labels,
+    summary_line,
+)
+from headsynth.components.evaluation.real_photos_scores import (
+    DLIB_THRESHOLD,
     face_scores,
     label_comparison,
     own_ranks,
     probe_matrices,
-    read_labels,
-    summary_line,
 )
 from headsynth.components.identity.detection import FaceBox
 from headsynth.config import EvaluationConfig, apply_overrides, get_preset
