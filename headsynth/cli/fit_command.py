@@ -17,10 +17,9 @@ expression) fitted to mediapipe's landmarks and the photo's colours
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+from headsynth.core.photos import photo_specs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,31 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=float, default=1.6, help="p = scale * sigma * q (default 1.6)")
 
 
-def expand_photos(specs: list[str]) -> list[str]:
-    """Photo specs with every folder replaced by its images (sorted).
-
-    Raises:
-        DataError: for a folder without images.
-    """
-    from headsynth.core.errors import DataError
-
-    expanded = []
-    for spec in specs:
-        if not os.path.isdir(spec):
-            expanded.append(spec)
-            continue
-        images = sorted(
-            os.path.join(spec, name) for name in os.listdir(spec) if name.lower().endswith(IMAGE_SUFFIXES)
-        )
-        if not images:
-            raise DataError(
-                f"Folder {spec} holds no images ({', '.join(IMAGE_SUFFIXES)}).",
-                "Put photographs in it, or pass image files.",
-            )
-        expanded.extend(images)
-    return expanded
-
-
 def command(args: argparse.Namespace) -> int:
     # Imported when the command runs: `headsynth --help` builds every parser and must not load them.
     from headsynth.components.fitting.batch import fit_photos, save_fits
@@ -67,7 +41,7 @@ def command(args: argparse.Namespace) -> int:
 
     if not args.out.endswith(".npz"):
         raise DataError(f"--out must be a .npz file; got {args.out}.", "Use e.g. --out vectors.npz.")
-    specs = expand_photos(args.photos)
+    specs = photo_specs(args.photos)
     model = load_model(args.source, args.shape_components, args.texture_components)
     fits, problems = fit_photos(model, specs, args.scale, report=print)
     for problem in problems:

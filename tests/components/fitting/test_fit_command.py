@@ -37,7 +37,7 @@ def test_fit_bad_inputs(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["fit", str(empty), "--out", str(out)]) == 2
-    assert f"Folder {empty} holds no images" in capsys.readouterr().err
+    assert f"Folder {empty} holds no photos" in capsys.readouterr().err
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     assert main(["fit", "skimage:astronaut", str(broken), "--out", str(out)]) == 2
