@@ -244,6 +244,8 @@ def sampling_parameters(config: HeadsynthConfig) -> dict:
         "num_eval": sampling.num_eval,
         "seed": sampling.seed,
     }
+    if sampling.renders_per_identity != 1:  # absent at 1: the step's cache key stays as it was
+        values["renders_per_identity"] = sampling.renders_per_identity
     if uses_generative_model(config):
         generative = config.generative
         values.update(

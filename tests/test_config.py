@@ -72,6 +72,7 @@ def test_overrides_parse_each_type():
             "Received: 'composite:0.8,2,-1'.",
         ),
         ("training.output_scale=-1", "training.output_scale must be >= 0 (0: derived from sampling.sampler)"),
+        ("sampling.renders_per_identity=0", "sampling.renders_per_identity must be >= 1. Received: 0."),
         ("rendering.framing=tight", "rendering.framing must be 'full' or 'face'. Received: 'tight'."),
         (
             "rendering.render_size=20",

@@ -149,6 +149,10 @@ def validate(config: HeadsynthConfig) -> None:
             raise ConfigError(
                 f"{key} must be >= 0 (0 keeps all). Received: {getattr(getattr(config, section), name)}."
             )
+    if config.sampling.renders_per_identity < 1:
+        raise ConfigError(
+            f"sampling.renders_per_identity must be >= 1. Received: {config.sampling.renders_per_identity}."
+        )
     if config.sampling.scale <= 0:
         raise ConfigError(f"sampling.scale must be positive. Received: {config.sampling.scale}.")
     if config.rendering.image_size < 16:

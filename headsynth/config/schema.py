@@ -43,6 +43,10 @@ class SamplingConfig:
         num_train: training examples to render.
         num_eval: held-out examples to render.
         seed: root seed; every example's randomness derives from (seed, index).
+        renders_per_identity: training examples per drawn vector: each is
+            rendered this many times in a row, each time in its own scene (the
+            thesis: 10,000 identities x 10 renders); held-out vectors are
+            rendered once each.
     """
 
     sampler: str = "paper_uniform"
@@ -50,6 +54,7 @@ class SamplingConfig:
     num_train: int = 2000
     num_eval: int = 400
     seed: int = 0
+    renders_per_identity: int = 1
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 from headsynth.components.face_model.component import MODEL_FILE
 from headsynth.components.generative.artifact import GenerativeModel
 from headsynth.components.generative.store import REALISTIC_FILE
-from headsynth.components.sampling.samplers import FITTED_SAMPLERS, GENERATIVE_SAMPLERS, sample_parameters
+from headsynth.components.sampling.samplers import (
+    FITTED_SAMPLERS,
+    GENERATIVE_SAMPLERS,
+    repeat_identities,
+    sample_parameters,
+)
 from headsynth.components.sampling.specs import parse_sampler_spec
 from headsynth.config import SamplingConfig
 from headsynth.core.errors import ConfigError
@@ -82,6 +87,7 @@ def SampleParameters(
     gan_sexes: Parameter[str] = "",
     gmm_components: Parameter[int] = 0,
     cgan_variant: Parameter[str] = "",
+    renders_per_identity: Parameter[int] = SamplingConfig.renders_per_identity,
 ) -> None:
     """Writes `parameters.npz`; train and eval come from independent streams of `seed`.
 
@@ -91,7 +97,9 @@ def SampleParameters(
     `scale` (the models are fitted in units of sigma); the GAN at `gan_ages` x
     `gan_sexes` (comma-separated; sex 0 female, 1 male; empty: drawn from its
     training labels). `gmm_components` picks a fitted mixture (0: the selected
-    one), `cgan_variant` a GAN.
+    one), `cgan_variant` a GAN. With `renders_per_identity` k > 1, the train
+    split holds ceil(num_train / k) drawn vectors, each repeated k times in a
+    row (every repeat gets its own scene when rendered).
     """
     width = load_npz(os.path.join(face_model.uri, MODEL_FILE)).num_parameters
     options = generative_options(
@@ -104,7 +112,13 @@ def SampleParameters(
         cgan_variant,
     )
     splits = {
-        "train": sample_parameters(sampler, num_train, width, seed=[seed, 0], options=options),
+        "train": repeat_identities(
+            sample_parameters(
+                sampler, -(-num_train // renders_per_identity), width, seed=[seed, 0], options=options
+            ),
+            renders_per_identity,
+            num_train,
+        ),
         "eval": sample_parameters(sampler, num_eval, width, seed=[seed, 1], options=options),
     }
     save_split_parameters(os.path.join(parameters.uri, PARAMETERS_FILE), splits, sampler=sampler, seed=seed)

@@ -344,3 +344,17 @@ def sample_parameters(
 
 # Re-exported: callers name the sampler groups beside the registry.
 __all__ = ["FITTED_SAMPLERS", "FORMS", "GENERATIVE_SAMPLERS", "SAMPLERS", "get_sampler", "sample_parameters"]
+
+
+def repeat_identities(q: np.ndarray, renders_per_identity: int, count: int) -> np.ndarray:
+    """`[count, m]`: each row of `[N, m]` q repeated `renders_per_identity` times in a row, cut to `count`.
+
+    Raises:
+        ConfigError: if the repeats cannot fill `count` rows.
+    """
+    if renders_per_identity < 1:
+        raise ConfigError(f"renders_per_identity must be >= 1. Received: {renders_per_identity}.")
+    repeated = np.repeat(np.asarray(q), renders_per_identity, axis=0)
+    if len(repeated) < count:
+        raise ConfigError(f"{len(q)} vectors x {renders_per_identity} renders cannot fill {count} examples.")
+    return repeated[:count]

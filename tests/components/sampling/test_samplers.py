@@ -171,3 +171,22 @@ def test_bad_names_and_options():
         ConfigError, match="normal_beta_uniform takes up to four arguments normal_std > 0, beta_a > 0"
     ):
         sample_parameters("normal_beta_uniform", 10, 3, 0, {"beta_a": 0.0})
+
+
+def test_identities_repeat_in_a_row_for_the_thesis_data():
+    from headsynth.components.sampling.samplers import repeat_identities
+    from headsynth.config import get_preset
+    from headsynth.wiring import sampling_parameters
+
+    q = sample_parameters("naive_normal", 4, 3, seed=0)
+    repeated = repeat_identities(q, 3, 10)
+    assert repeated.shape == (10, 3)
+    np.testing.assert_array_equal(repeated[:3], np.repeat(q[:1], 3, axis=0))
+    np.testing.assert_array_equal(repeated[9], q[3])  # the last identity cut after one render
+    assert len(np.unique(repeated, axis=0)) == 4
+    with pytest.raises(ConfigError, match="cannot fill 20 examples"):
+        repeat_identities(q, 3, 20)
+    # The thesis preset asks for 10,000 identities x 10 renders; other presets pass nothing new.
+    thesis = sampling_parameters(get_preset("thesis"))
+    assert thesis["renders_per_identity"] == 10 and thesis["num_train"] == 100_000
+    assert "renders_per_identity" not in sampling_parameters(get_preset("quickstart"))
