@@ -276,9 +276,10 @@ def generative_parameters(config: HeadsynthConfig) -> dict:
     """FitGenerativeModel's parameters."""
     generative = config.generative
     source = generative.source
-    is_file = source not in ("population", "photos")
+    is_file = source not in ("heldout_population", "population", "photos")
     return {
         "source": source,
+        "heldout_size": generative.heldout_size,
         "source_scale": generative.source_scale,
         "source_fingerprint": file_fingerprint(source) if is_file else "",
         "photos_model": generative.photos_model,

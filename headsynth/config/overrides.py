@@ -315,17 +315,22 @@ def validate_generative(config: HeadsynthConfig) -> None:
         raise ConfigError(f"generative.gmm_reg_covar must be >= 0. Received: {generative.gmm_reg_covar}.")
     if generative.source_scale <= 0:
         raise ConfigError(f"generative.source_scale must be positive. Received: {generative.source_scale}.")
+    if generative.heldout_size < 2:
+        raise ConfigError(
+            f"generative.heldout_size must be at least 2 identities. Received: {generative.heldout_size}.",
+            "Set e.g. --set generative.heldout_size=2000.",
+        )
     if generative.source == "photos":
         if not generative.photos_model or not generative.photos:
             raise ConfigError(
                 "generative.source=photos needs generative.photos_model and generative.photos.",
                 "Example: --set generative.photos_model=runs/quickstart --set generative.photos=faces/.",
             )
-    elif generative.source != "population":
+    elif generative.source not in ("population", "heldout_population"):
         if not generative.source.endswith((".npz", ".npy", ".csv")):
             raise ConfigError(
-                f"generative.source must be population, photos, or a .npz/.npy/.csv file. "
-                f"Received: {generative.source!r}."
+                f"generative.source must be heldout_population, population, photos, or a "
+                f".npz/.npy/.csv file. Received: {generative.source!r}."
             )
         if "://" not in generative.source and not os.path.exists(generative.source):
             raise ConfigError(f"generative.source file {generative.source!r} does not exist.")

@@ -283,10 +283,15 @@ class GenerativeConfig:
     "cgan" samplers return q for rendering at `sampling.scale`.
 
     Attributes:
-        source: where the realistic vectors come from: "population" (the
-            labelled identities the built-in model was built from), "photos"
-            (a trained regressor's predictions on photographs), or a parameter
-            file (.npz/.npy/.csv; optional age and sex labels).
+        source: where the realistic vectors come from: "heldout_population"
+            (a synthetic population unlike the built-in model's own: older,
+            bimodal in sex, another skin-tone mix, with age and sex; see
+            `components/generative/heldout.py`), "population" (the labelled
+            identities the built-in model was built from: N(0, I) in q),
+            "photos" (a trained regressor's predictions on photographs), or a
+            parameter file (.npz/.npy/.csv; optional age and sex labels).
+        heldout_size: identities of the "heldout_population" source (drawn
+            from `seed`).
         source_scale: the scale the file's q were written at (p = source_scale
             * sigma * q): 1 for sigma units, 1.6 for the paper's q.
         photos_model: with source=photos, the regressor: a run, study-net or
@@ -322,7 +327,8 @@ class GenerativeConfig:
         study_renders_per_identity: renders of each test identity (poses, light).
     """
 
-    source: str = "population"
+    source: str = "heldout_population"
+    heldout_size: int = 2000
     source_scale: float = 1.0
     photos_model: str = ""
     photos: tuple[str, ...] = ()

@@ -46,6 +46,8 @@ def prepare_realistic(
         generative.photos_model,
         generative.photos,
         generative.photos_labels,
+        generative.seed,
+        generative.heldout_size,
     )
     needed = plan.test_identities + max(2, max(plan.gmm_components))
     if len(realistic.q) < needed:

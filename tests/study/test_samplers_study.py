@@ -44,7 +44,8 @@ def test_training_sets_are_in_sigma_units_and_the_test_identities_are_held_out(t
     )
     plan = plan_study(config)
     model, fit, test = prepare_realistic(config, plan, str(tmp_path))
-    assert len(test.q) == 12 and len(fit.q) + len(test.q) == len(model.population["age"])
+    # The default source: the held-out synthetic population (generative.heldout_size identities).
+    assert len(test.q) == 12 and len(fit.q) + len(test.q) == config.generative.heldout_size == 2000
     assert not (set(map(bytes, fit.q)) & set(map(bytes, test.q)))  # disjoint identities
     assert set(test.labels) == {"age", "sex"}
     sets = sample_training_sets(config, plan, model.num_parameters, str(tmp_path))
@@ -52,8 +53,8 @@ def test_training_sets_are_in_sigma_units_and_the_test_identities_are_held_out(t
     # The paper's q ~ U[-1, 1] at scale 1.6 enters as U[-1.6, 1.6]; the thesis's U(-4, 4) is at scale 1.
     assert 1.55 < np.abs(paper).max() <= 1.6 + 1e-6 and 3.9 < np.abs(naive).max() <= 4.0
     np.testing.assert_array_equal(np.load(tmp_path / "samples" / "paper_uniform.npz")["q"], paper)
-    too_many = apply_overrides(config, ["generative.study_test_identities=399"])
-    with pytest.raises(ParameterError, match="the study needs 403"):
+    too_many = apply_overrides(config, ["generative.study_test_identities=1999"])
+    with pytest.raises(ParameterError, match="the study needs 2003"):
         prepare_realistic(too_many, plan_study(too_many), str(tmp_path))
 
 

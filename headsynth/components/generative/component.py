@@ -45,6 +45,7 @@ def fit_from_parameters(
     model_path: str,
     out_dir: str,
     source: str = GenerativeConfig.source,
+    heldout_size: int = GenerativeConfig.heldout_size,
     source_scale: float = GenerativeConfig.source_scale,
     photos_model: str = GenerativeConfig.photos_model,
     photos: str = DEFAULT_PHOTOS,
@@ -82,7 +83,7 @@ def fit_from_parameters(
     settings.check()
     model = load_npz(model_path)
     realistic = realistic_vectors(
-        source, model, source_scale, photos_model, split_list(photos), photos_labels
+        source, model, source_scale, photos_model, split_list(photos), photos_labels, seed, heldout_size
     )
     return fit_generative_model(realistic, out_dir, settings)
 
@@ -92,6 +93,7 @@ def FitGenerativeModel(
     face_model: InputArtifact[FaceModel],
     generative_model: OutputArtifact[GenerativeModel],
     source: Parameter[str] = GenerativeConfig.source,
+    heldout_size: Parameter[int] = GenerativeConfig.heldout_size,
     source_scale: Parameter[float] = GenerativeConfig.source_scale,
     source_fingerprint: Parameter[str] = "",
     photos_model: Parameter[str] = GenerativeConfig.photos_model,
@@ -113,6 +115,7 @@ def FitGenerativeModel(
         os.path.join(face_model.uri, MODEL_FILE),
         generative_model.uri,
         source,
+        heldout_size,
         source_scale,
         photos_model,
         photos,

@@ -1,10 +1,18 @@
 """Where the "realistic" parameter vectors that generative models are fitted to come from.
 
-Three sources, all returned in units of sigma (q at scale 1, i.e. p / sigma):
+Four sources, all returned in units of sigma (q at scale 1, i.e. p / sigma):
 
-    population   (default) the labelled identities the built-in model's PCA was
-                 built from: their standardized shape and texture coefficients
-                 (`MorphableModel.population`), with age and sex.
+    heldout_population
+                 (default) a synthetic population that is not the model's own:
+                 older, bimodal in sex, another skin-tone mix, its coefficients
+                 generated from its traits by a mapping learnt from the model's
+                 stored identities (see `heldout.py`), with age and sex;
+                 `size` identities, deterministic from `seed`.
+    population   the labelled identities the built-in model's PCA was built
+                 from: their standardized shape and texture coefficients
+                 (`MorphableModel.population`), with age and sex. In q they are
+                 N(0, I) to second order: the held-out test set of the samplers
+                 study would be the naive normal sampler's own distribution.
     a file       `.npz`/`.npy`/`.csv` vectors (see `data_schemas/parameter_files.py`),
                  optional `age` and `sex` labels; `scale` says which scale its
                  q were written in (p = scale * sigma * q; 1 for sigma units,
@@ -27,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from headsynth.components.generative.heldout import DEFAULT_SIZE, HELDOUT_POPULATION, heldout_population
 from headsynth.components.identity.detection import FaceNotFound
 from headsynth.components.prediction.predict import (
     LoadedRegressor,
@@ -90,6 +99,23 @@ def population_vectors(model) -> RealisticVectors:
     labels = {key: np.asarray(population[key], np.float64) for key in ("age", "sex") if key in population}
     return RealisticVectors(
         q, labels, f"the {len(q)} identities the face model {model.name!r} was built from"
+    )
+
+
+def heldout_vectors(model, size: int = DEFAULT_SIZE, seed: int = 0) -> RealisticVectors:
+    """The held-out synthetic population (`heldout.py`) as q in sigma units, with age and sex.
+
+    Raises:
+        ConfigError: if `size` < 2.
+        ParameterError: if the model stores no labelled population to learn the mapping from.
+    """
+    q, traits = heldout_population(model, size, seed)
+    labels = {key: traits[key] for key in ("age", "sex")}
+    return RealisticVectors(
+        q,
+        labels,
+        f"{len(q)} held-out synthetic identities (older, bimodal sex, another skin-tone mix; seed {seed}) "
+        f"in the face model {model.name!r}'s space",
     )
 
 
@@ -236,13 +262,19 @@ def realistic_vectors(
     photos_model: str = "",
     photos=(),
     photos_labels: str = "",
+    seed: int = 0,
+    size: int = DEFAULT_SIZE,
 ) -> RealisticVectors:
-    """Reads the realistic vectors from `source`: "population", "photos", or a parameter file path.
+    """Reads the realistic vectors from `source`: "heldout_population", "population", "photos", or a file.
+
+    `seed` and `size` apply to "heldout_population" only.
 
     Raises:
-        ConfigError: for a photos source without a model or photos.
+        ConfigError: for a photos source without a model or photos, or a held-out size < 2.
         ParameterError: for unusable data (see the functions above).
     """
+    if source == HELDOUT_POPULATION:
+        return heldout_vectors(model, size, seed)
     if source == POPULATION:
         return population_vectors(model)
     if source == PHOTOS:

@@ -26,7 +26,7 @@ def model_path(tmp_path_factory, small_model):
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, model_path):
-    """GMMs of 1, 2, 4 components and a CVGAN2 (40 steps) fitted to the built-in population."""
+    """GMMs of 1, 2, 4 components and a CVGAN2 (40 steps) fitted to the default source (held-out population)."""
     out = tmp_path_factory.mktemp("generative")
     fit_from_parameters(model_path, str(out), gmm_components="1,2,4", cgan_variants="cvgan2", cgan_steps=40)
     return str(out)
@@ -74,12 +74,13 @@ def test_the_artifact_and_the_samplers(fitted):
     with pytest.raises(ConfigError, match="No GMM with 3 components"):
         sample_parameters("gmm", 10, WIDTH, 0, {"model_dir": fitted, "components": 3})
     # cgan: at the requested ages and sexes, cycling through every combination.
-    q, ages, sexes = model.sample_cgan(np.random.default_rng(0), 8, ages=[20, 70], sexes=[0, 1])
+    # (The held-out population's ages span 35..80.)
+    q, ages, sexes = model.sample_cgan(np.random.default_rng(0), 8, ages=[40, 70], sexes=[0, 1])
     assert q.shape == (8, WIDTH)
-    assert list(zip(ages, sexes, strict=True))[:4] == [(20, 0), (20, 1), (70, 0), (70, 1)]
-    q = sample_parameters("cgan", 100, WIDTH, 1, {"model_dir": fitted, "ages": [30], "sexes": [1]})
+    assert list(zip(ages, sexes, strict=True))[:4] == [(40, 0), (40, 1), (70, 0), (70, 1)]
+    q = sample_parameters("cgan", 100, WIDTH, 1, {"model_dir": fitted, "ages": [50], "sexes": [1]})
     np.testing.assert_array_equal(
-        q, sample_parameters("cgan", 100, WIDTH, 1, {"model_dir": fitted, "ages": [30], "sexes": [1]})
+        q, sample_parameters("cgan", 100, WIDTH, 1, {"model_dir": fitted, "ages": [50], "sexes": [1]})
     )
     with pytest.raises(ConfigError, match="outside the range it was trained on"):
         sample_parameters("cgan", 10, WIDTH, 0, {"model_dir": fitted, "ages": [90]})
