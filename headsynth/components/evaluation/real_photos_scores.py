@@ -10,10 +10,8 @@ from itertools import combinations
 
 import numpy as np
 
+from headsynth.components.identity.calibration import DLIB_THRESHOLD
 from headsynth.components.identity.scores import similarity_matrix
-
-# dlib's documented same-person threshold on the L2 distance of its embeddings (99.38% on LFW).
-DLIB_THRESHOLD = 0.6
 
 
 def l2_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
