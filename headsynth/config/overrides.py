@@ -353,7 +353,12 @@ def validate_generative(config: HeadsynthConfig) -> None:
             f"generative.study_image_size must be 0 (rendering.image_size) or at least 16. "
             f"Received: {generative.study_image_size}."
         )
-    for key in ("study_test_identities", "study_renders_per_identity"):
+    if generative.study_bootstrap < 100:
+        raise ConfigError(
+            f"generative.study_bootstrap must be >= 100. Received: {generative.study_bootstrap}.",
+            "Set e.g. --set generative.study_bootstrap=2000.",
+        )
+    for key in ("study_test_identities", "study_renders_per_identity", "study_seeds"):
         if getattr(generative, key) < 1:
             raise ConfigError(f"generative.{key} must be positive. Received: {getattr(generative, key)}.")
     if any(k < 1 for k in generative.study_gmm_components):

@@ -87,7 +87,11 @@ def quickstart_preset() -> HeadsynthConfig:
         ),
         # The samplers study trains 8 networks: fewer examples and steps each, a tiny CNN.
         generative=GenerativeConfig(
-            study_num_train=2500, study_train_steps=2000, study_backbone="tiny_cnn", study_image_size=64
+            study_num_train=2500,
+            study_train_steps=2000,
+            study_backbone="tiny_cnn",
+            study_image_size=64,
+            study_seeds=3,
         ),
     )
 

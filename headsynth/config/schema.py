@@ -325,6 +325,10 @@ class GenerativeConfig:
         study_test_identities: realistic identities held out of the fits and
             rendered as the shared test set.
         study_renders_per_identity: renders of each test identity (poses, light).
+        study_seeds: networks trained per sampler, with training seeds
+            `training.seed + 0 .. study_seeds - 1`; every CI is over seeds and images.
+        study_bootstrap: resamples of the two-way (seeds x images) bootstrap
+            behind the study's CIs and findings.
     """
 
     source: str = "heldout_population"
@@ -360,6 +364,8 @@ class GenerativeConfig:
     study_image_size: int = 0
     study_test_identities: int = 100
     study_renders_per_identity: int = 2
+    study_seeds: int = 1
+    study_bootstrap: int = 2000
 
     def __post_init__(self) -> None:
         # `--set` gives tuple fields as strings: make the numbers numbers.
