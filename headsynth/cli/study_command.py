@@ -93,12 +93,13 @@ def samplers_command(config: HeadsynthConfig, out: str | None) -> int:
     plan = result.plan
     print(f"\nheadsynth study samplers ({config.preset}) finished in {result.seconds['total']:.0f} s\n")
     print(
-        f"{len(plan.entries)} networks ({plan.backbone}, {plan.train_steps} steps, "
+        f"{len(plan.entries)} samplers x {plan.seeds} seed(s) ({plan.backbone}, {plan.train_steps} steps, "
         f"{plan.num_train} training renders each, scenario {plan.scenario}) on the same "
         f"{result.evaluation['test_examples']} test renders of {plan.test_identities} held-out realistic "
         "identities; q in units of sigma."
     )
     print(result.table())
+    print("\nThe thesis's findings in this run (95% CIs over images and seeds):\n" + result.findings())
     print("\n" + text_tables(result.diversity["summaries"]))
     print(f"\nResults: {os.path.join(output_dir, 'study.json')}")
     print(f"Report: {result.report}")

@@ -7,12 +7,17 @@ naive uniform 4, naive normal 1.5, composite, meta normal, GMM at the sizes
 of `generative.study_gmm_components`, CVGAN2; any sampler spec, e.g.
 "naive_uniform:3.5" or "composite:0.8,2,2.6") draws the same number of
 training vectors; each set is rendered in the same scenario
-(`rendering.scenario`) and trains one network with the same settings. All
-networks are evaluated on the same held-out test set: renders of realistic
-identities that no generative model was fitted to. The study reports the
-parameter error and the identity score of every network with ranks and 95%
-confidence intervals, and the diversity of every training set (the thesis's
-Tables 6.3-6.5, Figs. 6.6-6.10).
+(`rendering.scenario`) and trains `generative.study_seeds` networks with the
+same settings (training seeds `training.seed + k`; the thesis trained each
+set 4 times). All networks are evaluated on the same held-out test set:
+renders of realistic identities that no generative model was fitted to. The
+study reports the parameter error and the identity score of every network
+(cosine, dlib's distance-based similarity, its calibration against
+different-identity pairs, the corrected score: `components/identity/
+calibration.py`) with ranks per seed averaged and 95% confidence intervals
+over images and seeds (`study.bootstrap`), the thesis's findings computed
+from the run (`samplers_findings`), and the diversity of every training set
+(the thesis's Tables 6.3-6.5, Figs. 6.6-6.10).
 
 Units. Every vector in the study is q in units of sigma (p = sigma * q), the
 units of the realistic vectors (the built-in population's standardized PCA
@@ -32,8 +37,9 @@ Layout of the study folder:
     data/test/                       the test set: Split-eval, each test identity rendered
                                      `study_renders_per_identity` times
     data/<sampler>/                  its training renders (Split-train)
-    nets/<sampler>/serving, logs     the trained network
-    evaluation/                      errors.npz, error_violins.png, identity.json and figures
+    nets/<sampler>/seed<k>/serving, logs  the network trained with seed k
+    evaluation/                      errors.npz ([S, N] per sampler), error_violins.png,
+                                     identity.json, identity.npz ([S, n] per sampler) and figures
     diversity/                       diversity.json and figures
     study.json                       every number, timings, paths
     report.html                      everything in one page
@@ -42,7 +48,8 @@ Each stage writes a stamp of what it ran with; a rerun reuses finished stages.
 
 Modules: this one (the study's samplers and its plan), `samplers_data`
 (realistic vectors, generative fits, training sets, renders),
-`samplers_networks` (training and evaluation), `samplers_result`
+`samplers_networks` (training and evaluation), `samplers_identity` (identity
+scores per seed and image), `samplers_findings`, `samplers_result`
 (study.json, Table 6.6), `samplers_report` (report.html) and `samplers_run`
 (the stages in order).
 """
@@ -97,6 +104,8 @@ class StudyPlan:
     test_identities: int
     renders_per_identity: int
     scenario: str
+    seeds: int = 1
+    bootstrap: int = 2000
 
 
 def plan_study(config: HeadsynthConfig) -> StudyPlan:
@@ -126,6 +135,8 @@ def plan_study(config: HeadsynthConfig) -> StudyPlan:
         test_identities=generative.study_test_identities,
         renders_per_identity=generative.study_renders_per_identity,
         scenario=config.rendering.scenario,
+        seeds=generative.study_seeds,
+        bootstrap=generative.study_bootstrap,
     )
 
 

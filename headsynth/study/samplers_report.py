@@ -6,10 +6,10 @@ import os
 
 from headsynth import wiring
 from headsynth.components.diversity.tables import add_diversity_section
-from headsynth.components.evaluation.run_report import add_identity_section
 from headsynth.config import HeadsynthConfig
 from headsynth.report.html import HtmlReport
-from headsynth.study.samplers_result import SamplerStudyResult, result_rows
+from headsynth.report.values import fmt
+from headsynth.study.samplers_result import SamplerStudyResult, finding_lines, result_rows
 
 UNITS = (
     "Units: every vector is q in units of sigma (p = sigma * q), the units of the realistic vectors; "
@@ -17,12 +17,13 @@ UNITS = (
     "U[-1.6, 1.6]). Errors, distances and mean |q| are comparable across samplers."
 )
 FILES = (
-    "  study.json                 every number: errors, identity table, diversity, AIC/BIC, timings\n"
+    "  study.json                 every number: errors, identity table, findings, diversity, AIC/BIC, timings\n"
     "  samples/<sampler>.npz      each training set's q (sigma units)\n"
     "  generative/                fitted GMMs and GANs (FitGenerativeModel's layout)\n"
-    "  evaluation/errors.npz      per-example errors and predictions\n"
+    "  evaluation/errors.npz      per-seed, per-example errors and predictions ([S, N], [S, N, m])\n"
+    "  evaluation/identity.npz    per-seed, per-example identity scores ([S, n]) and the different pairs\n"
     "  diversity/diversity.json   the diversity measures\n"
-    "  nets/<sampler>/serving/    the SavedModels (headsynth predict PHOTO --model nets/<sampler>)"
+    "  nets/<sampler>/seed<k>/    the SavedModels (headsynth predict PHOTO --model nets/<sampler>/seed0)"
 )
 GAN_HEADER = [
     "GAN",
@@ -66,7 +67,8 @@ def summary_text(result: SamplerStudyResult, config: HeadsynthConfig) -> str:
     """The opening paragraph: what each network was trained on and what all were evaluated on."""
     plan, size = result.plan, wiring.samplers_image_size(config)
     return (
-        f"One network per parameter sampler ({len(plan.entries)} networks), each trained on "
+        f"{plan.seeds} network(s) per parameter sampler ({len(plan.entries)} samplers, seeds training.seed + "
+        f"0..{plan.seeds - 1}), each trained on "
         f"{plan.num_train} renders of its own sampler's vectors in scenario {plan.scenario} at "
         f"{size}x{size} for {plan.train_steps} steps "
         f"({plan.backbone}, {config.training.head} head, {config.training.optimizer}); every network is "
@@ -78,29 +80,75 @@ def summary_text(result: SamplerStudyResult, config: HeadsynthConfig) -> str:
 
 
 def add_error_section(report: HtmlReport, result: SamplerStudyResult) -> None:
-    """Table 6.6 (error and identity score), the error violins and the identity figures."""
+    """Table 6.6 (error and identity scores), the findings, the error violins and the identity figures."""
     eval_dir = os.path.join(result.out_dir, "evaluation")
     figures = result.evaluation["figures"]
     identity = result.evaluation["identity"]
     report.heading("Error and identity score (the thesis's Table 6.6)")
     report.paragraph(
-        "Error: mean squared euclidean distance between predicted and true q on the test set, with its 95% "
-        "confidence interval. Error rank: per test example the networks and the naive predictor (q = 0) are "
-        "ranked by error (1 = best), averaged over the examples."
-        + (
-            f" Identity: face-recognition similarity ({identity['backend']}) between a frontal rendering of the "
-            "prediction and of the truth, with the thesis's corrected score (Eq. 6.2) and mean ranks."
-            if identity
-            else ""
-        )
+        f"Means over the test images and the {result.plan.seeds} seed(s) of each sampler's networks with 95% "
+        "confidence intervals (a two-way bootstrap over images and seeds). Error: squared euclidean distance "
+        "between predicted and true q on the test set. Ranks: per seed and test example the samplers' networks "
+        "and the naive predictor (q = 0) are ranked (1 = best), averaged over the examples, then over the seeds."
+        + (identity_text(identity) if identity else "")
         + " Mean |q|: of the predictions and of the training vectors."
     )
     report.table(*result_rows(result))
+    add_findings(report, result.evaluation["findings"])
     if "error_violins.png" in figures:
         report.image(os.path.join(eval_dir, "error_violins.png"), figures["error_violins.png"])
     if identity:
-        identity_figures = {k: v for k, v in figures.items() if k != "error_violins.png"}
-        add_identity_section(report, {**identity, "figures": identity_figures}, eval_dir)
+        add_calibration(report, identity)
+        for name, caption in figures.items():
+            if name != "error_violins.png":
+                report.image(os.path.join(eval_dir, name), caption)
+
+
+def identity_text(identity: dict) -> str:
+    """How to read the identity columns."""
+    reference = "a frontal rendering of the truth" if identity["reference"] == "truth" else "the input render"
+    dlib = identity["measure"] == "dlib"
+    return (
+        f" Identity: face recognition ({identity['backend']}) between {reference} and a frontal rendering of "
+        f"the prediction on {len(identity['examples'])} test examples: the cosine of the embeddings"
+        + (
+            ", dlib's distance-based similarity 1 - L2/2 (0.7 at dlib's same-person threshold L2 = 0.6)"
+            if dlib
+            else ""
+        )
+        + "; calibrated: the fraction of the test references' different-identity pairs that score lower (0.5: a "
+        f"typical stranger, 1: above every stranger); corrected: the thesis's Eq. 6.2 (n = "
+        f"{identity['corrected_score_n']:g}) on the {'dlib similarity' if dlib else 'cosine'}, and calibrated "
+        "alike. Ranks by that similarity, raw and corrected."
+    )
+
+
+def add_calibration(report: HtmlReport, identity: dict) -> None:
+    """The different-pair distribution the calibration reads scores against, and each network's penalty."""
+    different = identity["different_pairs"]
+    scale = "dlib similarity" if identity["measure"] == "dlib" else "cosine"
+    report.paragraph(
+        f"Calibration: {different['count']} pairs of test references of different identities score "
+        f"{fmt(different['mean'], 3)} on average ({scale}; quartiles {fmt(different['q25'], 3)}, "
+        f"{fmt(different['median'], 3)}, {fmt(different['q75'], 3)}). The corrected score's penalty (score - "
+        "corrected, mean over images and seeds) against that spread: "
+        + ", ".join(
+            f"{row['network']} {fmt(row['penalty'], 3)} ({fmt(100 * row['calibrated_penalty'], 1)} percentile points)"
+            for row in identity["table"]
+        )
+        + "."
+    )
+
+
+def add_findings(report: HtmlReport, findings: list[dict]) -> None:
+    """The thesis's findings on Table 6.6, computed from this run."""
+    report.heading("Findings")
+    report.paragraph(
+        "The thesis's findings, checked on this run: a comparison holds when the 95% CI of the difference (over "
+        "images and seeds) lies entirely on its side of 0; claims about samplers the run did not train are not "
+        "tested."
+    )
+    report.preformatted("\n".join(f"- {line}" for line in finding_lines(findings)))
 
 
 def add_generative_section(report: HtmlReport, result: SamplerStudyResult) -> None:
@@ -158,10 +206,11 @@ def add_training_section(report: HtmlReport, result: SamplerStudyResult) -> None
     """Steps, final losses and seconds per network, and the time of every stage."""
     report.heading("Training")
     report.table(
-        ["sampler", "steps", "final train loss", "final validation loss", "seconds"],
+        ["sampler", "seed", "steps", "final train loss", "final validation loss", "seconds"],
         [
             [
-                result.plan.entries[name].label,
+                result.plan.entries[name.split("/")[0]].label,
+                name.split("/")[-1].removeprefix("seed"),
                 r.get("train_steps", ""),
                 f"{r.get('train_loss', float('nan')):.3f}",
                 f"{r.get('val_loss', float('nan')):.3f}",

@@ -32,13 +32,45 @@ class SamplerStudyResult:
         """Table 6.6 as text: error and identity score with 95% CIs and ranks."""
         return format_table(*result_rows(self))
 
+    def findings(self) -> str:
+        """The findings as text, one per line."""
+        return "\n".join(finding_lines(self.evaluation.get("findings", [])))
+
+
+def identity_header(identity: dict) -> list[str]:
+    """The identity columns of Table 6.6: raw (cosine, dlib's similarity), calibrated, corrected, ranks."""
+    dlib = identity.get("measure") == "dlib"
+    return [
+        *(["cosine [95% CI]", "dlib 1-L2/2 [95% CI]"] if dlib else ["cosine [95% CI]"]),
+        "calibrated [95% CI]",
+        "corrected [95% CI]",
+        "corr. calibrated [95% CI]",
+        "rank",
+        "corr. rank",
+    ]
+
+
+def identity_cells(identity: dict, scores: dict) -> list[str]:
+    """One network's identity cells (the columns of `identity_header`)."""
+    raw = [format_ci(scores["cosine"])]
+    if identity.get("measure") == "dlib":
+        raw.append(format_ci(scores["score"]))
+    return [
+        *raw,
+        format_ci(scores["calibrated"]),
+        format_ci(scores["corrected_score"]),
+        format_ci(scores["corrected_calibrated"]),
+        f"{scores['rank']:.2f}",
+        f"{scores['corrected_rank']:.2f}",
+    ]
+
 
 def result_rows(result: SamplerStudyResult) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the Table 6.6-like table."""
-    identity = {row["network"]: row for row in (result.evaluation["identity"] or {}).get("table", [])}
+    """Header and rows of the Table 6.6-like table (means [95% CI] over images and seeds; ranks per seed, averaged)."""
+    identity = result.evaluation["identity"] or {}
+    scores = {row["network"]: row for row in identity.get("table", [])}
     header = ["sampler", "error on q [95% CI]", "error rank"]
-    if identity:
-        header += ["identity [95% CI]", "rank", "corrected [95% CI]", "corr. rank"]
+    header += identity_header(identity) if scores else []
     header += ["mean |q| pred.", "mean |q| train"]
     rows = []
     for name in [*result.plan.entries, "naive"]:
@@ -46,18 +78,32 @@ def result_rows(result: SamplerStudyResult) -> tuple[list[str], list[list[str]]]
         studied = name in result.plan.entries
         label = result.plan.entries[name].label if studied else "naive (q = 0)"
         row = [label, format_ci(error, 2), f"{error['rank']:.2f}"]
-        if identity:
-            scores = identity[name]
-            row += [
-                format_ci(scores["score"]),
-                f"{scores['rank']:.2f}",
-                format_ci(scores["corrected_score"]),
-                f"{scores['corrected_rank']:.2f}",
-            ]
+        row += identity_cells(identity, scores[name]) if scores else []
         train_abs = result.diversity["summaries"][label].mean_abs if studied else 0.0
         row += [f"{error['prediction_mean_abs']:.2f}", f"{train_abs:.2f}"]
         rows.append(row)
     return header, rows
+
+
+def finding_lines(findings: list[dict]) -> list[str]:
+    """One line per finding: the claim, whether it holds, and the numbers with the CI of each difference."""
+    lines = []
+    for f in findings:
+        if not f.get("tested", True):
+            lines.append(f"{f['claim']}: not tested ({f['note'].removeprefix('not tested: ')}).")
+            continue
+        verdict = "holds" if f["holds"] else "does not hold"
+        numbers = "; ".join(comparison_text(c) for c in f["comparisons"][:3])
+        more = f" (+{len(f['comparisons']) - 3} more in study.json)" if len(f["comparisons"]) > 3 else ""
+        place = f" Position {f['values']['position']} of {f['values']['of']}." if "values" in f else ""
+        lines.append(f"{f['claim']}: {verdict}.{place} {numbers}{more}. ({f.get('thesis', '')})")
+    return lines
+
+
+def comparison_text(c: dict) -> str:
+    """'a - b = d [low, high]' of one comparison."""
+    low, high = c["ci95"]
+    return f"{c['a']} - {c['b']} = {c['difference']:.4g} [{low:.4g}, {high:.4g}]"
 
 
 def write_study_json(result: SamplerStudyResult, config: HeadsynthConfig) -> None:
@@ -72,12 +118,16 @@ def write_study_json(result: SamplerStudyResult, config: HeadsynthConfig) -> Non
         "backbone": plan.backbone,
         "test_identities": plan.test_identities,
         "renders_per_identity": plan.renders_per_identity,
+        "seeds": plan.seeds,
+        "bootstrap": plan.bootstrap,
+        "ci": "95% two-way bootstrap over test images and seeds; ranks per seed, averaged over seeds",
         "samplers": {
             name: {"label": e.label, "sampler": e.sampler, "options": e.options, "scale": e.scale}
             for name, e in plan.entries.items()
         },
         "errors": result.evaluation["errors"],
         "identity": result.evaluation["identity"],
+        "findings": result.evaluation["findings"],
         "diversity": {name: s.to_dict() for name, s in result.diversity["summaries"].items()},
         "gmm_candidates": result.generative["gmm"]["candidates"],
         "gmm_selected": result.generative["gmm"]["selected"],

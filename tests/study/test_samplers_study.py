@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
+from headsynth import wiring
 from headsynth.config import apply_overrides, get_preset
 from headsynth.core.errors import ConfigError, ParameterError
 from headsynth.study.samplers import plan_study
@@ -30,11 +32,31 @@ def test_plan_expands_gmm_sizes_and_fits_what_the_samplers_need():
     assert (plan.num_train, plan.train_steps, plan.backbone) == (64, 20, "tiny_cnn")
     quickstart = plan_study(get_preset("quickstart"))
     assert len(quickstart.entries) == 8 and quickstart.backbone == "tiny_cnn"
-    assert get_preset("quickstart").rendering.image_size == 64
+    assert wiring.samplers_image_size(get_preset("quickstart")) == 64  # the study keeps its own image size
     no_gan = plan_study(apply_overrides(get_preset("ci"), ["generative.study_samplers=paper_uniform,gmm"]))
     assert no_gan.cgan_variants == () and list(no_gan.entries) == ["paper_uniform", "gmm_1", "gmm_4"]
     with pytest.raises(ConfigError, match="Unknown generative.study_samplers \\['uniform'\\]"):
         plan_study(apply_overrides(get_preset("ci"), ["generative.study_samplers=uniform"]))
+
+
+def test_seeds_per_sampler_and_bootstrap_resamples_come_from_the_config():
+    assert (plan_study(get_preset("ci")).seeds, plan_study(get_preset("quickstart")).seeds) == (1, 3)
+    plan = plan_study(
+        apply_overrides(get_preset("ci"), ["generative.study_seeds=4", "generative.study_bootstrap=500"])
+    )
+    assert (plan.seeds, plan.bootstrap) == (4, 500)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("generative.study_seeds=0", "generative.study_seeds must be positive. Received: 0."),
+        ("generative.study_bootstrap=10", "generative.study_bootstrap must be >= 100. Received: 10."),
+    ],
+)
+def test_bad_study_seeds_and_bootstrap_name_the_problem(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_overrides(get_preset("ci"), [override])
 
 
 def test_training_sets_are_in_sigma_units_and_the_test_identities_are_held_out(tmp_path):
@@ -117,3 +139,18 @@ def test_miniature_study_writes_its_report(tmp_path):
     for name in ("pca_sex.png", "pca_age.png", "pca_projection.png", "distortions.png"):
         assert (tmp_path / "diversity" / name).exists(), name
     assert "error rank" in result.table()
+    # One seed per sampler at ci size, in nets/<sampler>/seed0; CIs over images and seeds.
+    assert (tmp_path / "nets" / "gmm_1" / "seed0" / "serving" / "saved_model.pb").exists()
+    assert study["seeds"] == 1 and study["errors"]["gmm_1"]["seeds"] == 1
+    assert np.load(tmp_path / "evaluation" / "errors.npz")["errors__gmm_1"].shape == (1, len(test_q))
+    identity = {row["network"]: row for row in study["identity"]["table"]}
+    assert study["identity"]["measure"] == "dlib" and 1 <= study["identity"]["different_pairs"]["count"] <= 3
+    for row in identity.values():
+        if row["scored"]:
+            assert 0 <= row["calibrated"]["mean"] <= 1 and 0 <= row["corrected_calibrated"]["mean"] <= 1
+    findings = {f["claim"]: f for f in study["findings"]}
+    assert not findings["naive uniform 4 beats naive normal 1.5 by parameter error"]["tested"]
+    rank = findings["CVGAN2 ranks in the lower half of the samplers by corrected identity score"]
+    assert rank["tested"] and rank["values"]["of"] == 3 and len(rank["comparisons"]) == 2
+    for text in ("Findings", "calibrated", "dlib 1-L2/2", "not tested"):
+        assert text in report, text
