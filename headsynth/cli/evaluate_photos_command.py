@@ -12,6 +12,7 @@ Grace Hopper), offline. Writes real_photos.json and report.html to `--out`.
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,17 +45,20 @@ def command(args: argparse.Namespace) -> int:
     from headsynth.core.logs import filtered_stderr
     from headsynth.core.photos import load_photos, packaged_photos
 
+    check_backend("dlib")
+    require_rasterizer()
+    regressor = load_regressor(args.model, args.face_model, args.scale)  # a bad model fails before any work
+    unreadable: list[str] = []
     if args.photos:
-        photos, aliases = load_photos(args.photos)
-        notes = []
+        photos, aliases = load_photos(args.photos, problems=unreadable)
+        notes = [f"skipped: {line}" for line in unreadable]
+        for line in unreadable:  # one line per bad file; the others are evaluated
+            print(f"headsynth: error: {line}", file=sys.stderr)
     else:
         photos, notes = packaged_photos()
         aliases = {}
         if not photos:
             raise DataError(" ".join(notes) or "No packaged photos.", "Pass photos or folders of photos.")
-    check_backend("dlib")
-    require_rasterizer()
-    regressor = load_regressor(args.model, args.face_model, args.scale)
     # mediapipe's detector and face mesh announce their TFLite delegates at their first inferences.
     with filtered_stderr():
         result = evaluate_real_photos(regressor, photos, args.out, args.labels, aliases, notes)
@@ -67,7 +71,7 @@ def command(args: argparse.Namespace) -> int:
     if result["labels"]:
         print(labels_line(result["labels"]))
     print(f"Report: {result['files']['report']}")
-    return 0
+    return 2 if unreadable else 0
 
 
 def labels_line(labels: dict) -> str:

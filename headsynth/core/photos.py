@@ -169,19 +169,33 @@ def photo_specs(paths: list[str]) -> list[str]:
     return specs
 
 
-def load_photos(paths: list[str]) -> tuple[list[tuple[str, np.ndarray]], dict[str, str]]:
+def load_photos(
+    paths: list[str], problems: list[str] | None = None
+) -> tuple[list[tuple[str, np.ndarray]], dict[str, str]]:
     """Every photo of `paths` (files, folders, `skimage:NAME`), named by file stem.
+
+    Args:
+        paths: files, folders and `skimage:NAME` specs.
+        problems: if given, a file that cannot be read is skipped and its error line appended here
+            (the other photos are still loaded); if None, it raises.
 
     Returns:
         ([(name, `[H, W, 3]` uint8 RGB)], aliases: each path as given and file name -> name).
         A stem seen before gets `-2`, `-3`, ... so names stay distinct.
 
     Raises:
-        ImageReadError: for a missing path, a folder without photos, or a file that is not an image.
+        ImageReadError: for a missing path, a folder without photos, a file that is not an image
+            (without `problems`), or when no photo at all could be read.
     """
     photos, aliases, seen = [], {}, set()
     for spec in photo_specs(paths):
-        image, name = load_photo(spec)
+        try:
+            image, name = load_photo(spec)
+        except ImageReadError as error:
+            if problems is None:
+                raise
+            problems.append(str(error))
+            continue
         unique, k = name, 1
         while unique in seen:
             k += 1
@@ -190,4 +204,6 @@ def load_photos(paths: list[str]) -> tuple[list[tuple[str, np.ndarray]], dict[st
         photos.append((unique, image))
         aliases[spec] = unique
         aliases.setdefault(os.path.basename(spec), unique)
+    if not photos:
+        raise ImageReadError("None of the photos could be read: " + " ".join(problems or []))
     return photos, aliases

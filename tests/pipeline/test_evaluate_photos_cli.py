@@ -94,3 +94,38 @@ def test_bad_inputs_give_one_clear_line(tmp_path, trained_regressor, capsys, cas
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
     assert not (tmp_path / "out" / "real_photos.json").exists()
+
+
+def test_a_folder_with_bad_files_processes_the_good_ones(tmp_path, trained_regressor, capsys):
+    """A non-image, a photo without a face, a grayscale photo and a 1x1 image: one line per bad file."""
+    from skimage import data
+
+    folder, _ = trained_regressor
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "notes.jpg").write_text("not an image")
+    write_photo(photos / "wall.png", np.full((200, 300, 3), 200, np.uint8))
+    write_photo(photos / "camera.png", np.repeat(data.camera()[..., None], 3, axis=-1))
+    write_photo(photos / "tiny.png", np.zeros((1, 1, 3), np.uint8))
+    write_photo(photos / "astronaut.png", data.astronaut())
+    out = tmp_path / "out"
+    assert main(["evaluate-photos", str(photos), "--model", str(folder / "serving"), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("headsynth: error:") == 1 and "notes.jpg is not an image" in captured.err
+    assert "No face found in photo wall" in captured.out and "No face found in photo tiny" in captured.out
+    result = json.loads((out / "real_photos.json").read_text())
+    assert sorted(face["name"] for face in result["faces"]) == ["astronaut", "camera"]
+    assert "Traceback" not in captured.err
+
+
+def test_a_missing_model_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main(
+            ["evaluate-photos", "skimage:astronaut", "--model", str(tmp_path / "nomodel"), "--out", str(out)]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("headsynth: error:") == 1 and "No SavedModel under" in err
+    assert not out.exists()
