@@ -170,11 +170,29 @@ def _num(value, digits: int = 3, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+# Figures whose new/old ratio the summary prints (counts and signed gaps have none that means much).
+RATIO_FIGURES = {
+    "eval error, net (synthetic)": "net_error",
+    "net / naive": "net_over_naive",
+    "landmark error (IOD)": "landmark_error_mean",
+    "pipeline time": "pipeline_seconds",
+}
+
+
+def ratio_cell(figures: dict[str, dict], name: str) -> str:
+    """new / old of a row's figure, or "" (no ratio for this row, or not both designs)."""
+    key = RATIO_FIGURES.get(name)
+    if key is None or set(figures) != {"new", "old"}:
+        return ""
+    new, old = figures["new"][key], figures["old"][key]
+    return _num(new / old) if _finite(new) and _finite(old) and old else "n/a"
+
+
 def summary_rows(figures: dict[str, dict]) -> list[tuple[str, ...]]:
-    """(row name, one cell per design) rows of the summary table."""
+    """(row name, one cell per design, new / old) rows of the summary table."""
 
     def row(name: str, cell) -> tuple[str, ...]:
-        return (name, *(cell(figures[d]) for d in figures))
+        return (name, *(cell(figures[d]) for d in figures), ratio_cell(figures, name))
 
     return [
         row("eval error, net (synthetic)", lambda f: _num(f["net_error"], 4)),
@@ -253,7 +271,7 @@ def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = N
 def report_text(figures: dict[str, dict]) -> str:
     """The two tables: the summary per design, then every face's own similarity beside the mean face's."""
     designs = list(figures)
-    summary = format_table(summary_rows(figures), header=("", *designs))
+    summary = format_table(summary_rows(figures), header=("", *designs, "new / old"))
     return (
         f"{summary}\n\nPer face, dlib cosine similarity to the photo face (rank of the own photo):\n\n"
         + format_table(photo_rows(figures))
