@@ -23,7 +23,9 @@ def test_thesis_head_is_three_leaky_relu_layers_and_tanh():
     assert [d.units for d in dense] == [200, 200, 200, 100]
     assert dense[-1].activation is keras.activations.tanh
     assert sum(isinstance(layer, keras.layers.LeakyReLU) for layer in head.layers) == 3
-    assert head.count_params() == (2048 * 200 + 200) + 2 * (200 * 200 + 200) + (200 * 100 + 100)
+    trained = (2048 * 200 + 200) + 2 * (200 * 200 + 200) + (200 * 100 + 100)
+    assert sum(int(np.prod(w.shape)) for w in head.trainable_weights) == trained
+    assert head.count_params() == trained + 2 * 2048  # the features' fixed mean and 1/std
     out = head.predict(np.random.default_rng(0).normal(0, 100, (4, 2048)).astype(np.float32), verbose=0)
     assert np.all(np.abs(out) <= 1.0)
     with pytest.raises(ValueError, match="Received: head='conv'"):
