@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 
 import numpy as np
@@ -142,13 +143,15 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def photo_specs(paths: list[str]) -> list[str]:
-    """Photo files and `skimage:NAME` specs, each folder replaced by its photos (sorted, not recursive).
+    """Photo files and `skimage:NAME` specs; each folder or glob replaced by its photos (sorted, not recursive).
 
     Raises:
         ImageReadError: for a path that does not exist or a folder without photos.
     """
     specs = []
-    for path in paths:
+    for path in (p.strip() for p in paths):
+        if not path:
+            continue
         if path.startswith("skimage:"):
             specs.append(path)
         elif os.path.isdir(path):
@@ -164,8 +167,10 @@ def photo_specs(paths: list[str]) -> list[str]:
             specs.extend(found)
         elif os.path.isfile(path):
             specs.append(path)
+        elif glob.has_magic(path) and glob.glob(path):
+            specs.extend(sorted(glob.glob(path)))
         else:
-            raise ImageReadError(f"Photo {path} does not exist.", "Check the path.")
+            raise ImageReadError(f"Photo {path} does not exist.", "Check the path, folder or glob.")
     return specs
 
 

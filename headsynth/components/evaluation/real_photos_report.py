@@ -100,11 +100,9 @@ def write_report(result: dict, panels: list[np.ndarray], output_dir: str, title:
     return report.write(os.path.join(output_dir, "report.html"))
 
 
-def add_summary(report: HtmlReport, result: dict) -> None:
-    """The per-face table and the counts."""
-    summary = result["summary"]
-    n = summary["faces"]
-    report.heading("Per face")
+def add_face_table(report: HtmlReport, result: dict) -> None:
+    """One row per face: similarities to its own photo and to the mean face, rank, landmark error."""
+    n = result["summary"]["faces"]
     rows = [
         [
             face["name"] + (" (gray)" if face["gray"] else ""),
@@ -120,6 +118,14 @@ def add_summary(report: HtmlReport, result: dict) -> None:
     ]
     header = ["face", "own photo (cos)", "mean face (cos)", "own > mean face", "own L2", "mean face L2"]
     report.table([*header, "rank of own photo", "landmark error (IOD)"], rows)
+
+
+def add_summary(report: HtmlReport, result: dict) -> None:
+    """The per-face table and the counts."""
+    summary = result["summary"]
+    n = summary["faces"]
+    report.heading("Per face")
+    add_face_table(report, result)
     threshold = summary["threshold"]
     counts = [
         ["own photo above the mean face", f"{summary['own_above_mean_face']}/{n}"],

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from headsynth.components.evaluation.real_photos import REPORT_FILE as REAL_PHOTOS_REPORT
 from headsynth.components.evaluation.real_photos import STEP_FOLDER, summary_line
+from headsynth.components.evaluation.real_photos_report import add_face_table
 from headsynth.core.io_utils import absolute, read_json
 from headsynth.report.html import HtmlReport, format_ci
 from headsynth.report.values import fmt
@@ -77,19 +78,7 @@ def add_real_photos_section(report: HtmlReport, real_photos: dict) -> None:
         f"Every face in {source} reconstructed, rendered frontally and compared by dlib with its own photo, "
         "the other photos and the mean face (q = 0): " + summary_line(real_photos["summary"]) + "."
     )
-    n = real_photos["summary"]["faces"]
-    rows = [
-        [
-            face["name"] + (" (gray)" if face["gray"] else ""),
-            fmt(face["own_similarity"]),
-            fmt(face["mean_face_similarity"]),
-            "yes" if face["above_mean_face"] else "no",
-            fmt(face["own_l2"]),
-            "n/a" if face["rank"] is None else f"{int(face['rank'])}/{n}",
-        ]
-        for face in real_photos["faces"]
-    ]
-    report.table(["face", "own photo (cos)", "mean face (cos)", "own > mean face", "own L2", "rank"], rows)
+    add_face_table(report, real_photos)
     for note in real_photos["notes"]:
         report.paragraph(note, "note")
     report.link(

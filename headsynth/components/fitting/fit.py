@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from matplotlib.path import Path as PolygonPath
 
+from headsynth.core.photos import is_grayscale
 from headsynth.morphable.landmarks import ibug68
 from headsynth.morphable.model import MorphableModel
 
@@ -188,14 +189,6 @@ def model_centre(model: MorphableModel) -> np.ndarray:
     """`[3]` the mean shape's bounding-box centre, the point `HeadRenderer` puts at its shift."""
     mean = model.shape.mean.reshape(-1, 3).astype(np.float64)
     return (mean.min(axis=0) + mean.max(axis=0)) / 2.0
-
-
-def is_grayscale(photo: np.ndarray) -> bool:
-    """True if every pixel's three channels are equal (or the photo has one channel)."""
-    photo = np.asarray(photo)
-    return photo.ndim == 2 or bool(
-        np.all(photo[..., 0] == photo[..., 1]) and np.all(photo[..., 1] == photo[..., 2])
-    )
 
 
 class LandmarkBasis:

@@ -143,20 +143,21 @@ class TraitMapping:
         return mean + noise
 
 
-def stored_traits_and_q(model) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The model's stored identities: traits and `[n, m]` q (its components, sigma units).
+def stored_population_q(model, missing_hint: str) -> np.ndarray:
+    """`[n, m]` float64 q (the model's components, sigma units) of the identities the model stores.
+
+    Args:
+        model: the face model.
+        missing_hint: what the population is needed for, named in the error when it is absent.
 
     Raises:
-        ParameterError: if the model stores no population or lacks traits or components.
+        ParameterError: if the model stores no population coefficients (e.g. a BFM file), or
+            fewer components than it uses.
     """
     population = model.population
-    missing = [
-        key for key in (*TRAIT_KEYS, "shape_coefficients", "texture_coefficients") if key not in population
-    ]
-    if missing:
+    if not all(key in population for key in ("shape_coefficients", "texture_coefficients")):
         raise ParameterError(
-            f"Face model {model.name!r} stores no labelled population to learn the held-out population's "
-            f"trait mapping from (missing: {', '.join(missing)}).",
+            f"Face model {model.name!r} stores no population coefficients {missing_hint}.",
             "Use the built-in face model, or give realistic vectors as a parameter file "
             "(generative.source=PATH) or from photos (generative.source=photos).",
         )
@@ -167,8 +168,25 @@ def stored_traits_and_q(model) -> tuple[dict[str, np.ndarray], np.ndarray]:
             f"Face model {model.name!r} stores population coefficients for {shape.shape[1]} shape + "
             f"{texture.shape[1]} texture components; the model uses {k_shape} + {k_texture}."
         )
-    q = np.concatenate([shape[:, :k_shape], texture[:, :k_texture]], axis=1).astype(np.float64)
-    traits = {key: np.asarray(population[key], np.float64) for key in TRAIT_KEYS}
+    return np.concatenate([shape[:, :k_shape], texture[:, :k_texture]], axis=1).astype(np.float64)
+
+
+def stored_traits_and_q(model) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's stored identities: traits and `[n, m]` q (its components, sigma units).
+
+    Raises:
+        ParameterError: if the model stores no population or lacks traits or components.
+    """
+    missing = [key for key in TRAIT_KEYS if key not in model.population]
+    if missing:
+        raise ParameterError(
+            f"Face model {model.name!r} stores no labelled population to learn the held-out population's "
+            f"trait mapping from (missing: {', '.join(missing)}).",
+            "Use the built-in face model, or give realistic vectors as a parameter file "
+            "(generative.source=PATH) or from photos (generative.source=photos).",
+        )
+    q = stored_population_q(model, "to learn the held-out population's trait mapping from")
+    traits = {key: np.asarray(model.population[key], np.float64) for key in TRAIT_KEYS}
     return traits, q
 
 

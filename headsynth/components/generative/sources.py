@@ -29,13 +29,17 @@ The thesis's "p-fit" and "wiki ensemble" data are such files or photo prediction
 from __future__ import annotations
 
 import csv
-import glob
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from headsynth.components.generative.heldout import DEFAULT_SIZE, HELDOUT_POPULATION, heldout_population
+from headsynth.components.generative.heldout import (
+    DEFAULT_SIZE,
+    HELDOUT_POPULATION,
+    heldout_population,
+    stored_population_q,
+)
 from headsynth.components.identity.detection import FaceNotFound
 from headsynth.components.prediction.predict import (
     LoadedRegressor,
@@ -44,12 +48,11 @@ from headsynth.components.prediction.predict import (
     load_regressor,
 )
 from headsynth.core.errors import ConfigError, ParameterError
-from headsynth.core.photos import load_photo
+from headsynth.core.photos import load_photo, photo_specs
 from headsynth.data_schemas.parameter_files import load_labelled_parameter_file
 
 POPULATION = "population"
 PHOTOS = "photos"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 @dataclass
@@ -80,22 +83,8 @@ def population_vectors(model) -> RealisticVectors:
     Raises:
         ParameterError: if the model carries no population coefficients (e.g. a BFM file).
     """
+    q = stored_population_q(model, "to fit generative models to").astype(np.float32)
     population = model.population
-    keys = ("shape_coefficients", "texture_coefficients")
-    if not all(key in population for key in keys):
-        raise ParameterError(
-            f"Face model {model.name!r} has no population coefficients to fit generative models to.",
-            "Give realistic vectors as a parameter file (generative.source=PATH) or from photos "
-            "(generative.source=photos).",
-        )
-    k_shape, k_texture = model.shape.num_components, model.texture.num_components
-    shape, texture = population["shape_coefficients"], population["texture_coefficients"]
-    if shape.shape[1] < k_shape or texture.shape[1] < k_texture:
-        raise ParameterError(
-            f"Face model {model.name!r} has population coefficients for {shape.shape[1]} shape + "
-            f"{texture.shape[1]} texture components; the model uses {k_shape} + {k_texture}."
-        )
-    q = np.concatenate([shape[:, :k_shape], texture[:, :k_texture]], axis=1).astype(np.float32)
     labels = {key: np.asarray(population[key], np.float64) for key in ("age", "sex") if key in population}
     return RealisticVectors(
         q, labels, f"the {len(q)} identities the face model {model.name!r} was built from"
@@ -130,36 +119,6 @@ def file_vectors(path: str, width: int, scale: float = 1.0, min_rows: int = 2) -
     q, labels = load_labelled_parameter_file(path, width=width, min_rows=min_rows)
     labels = {key: np.asarray(value, np.float64) for key, value in labels.items()}
     return RealisticVectors((q * scale).astype(np.float32), labels, f"parameter file {path}")
-
-
-def expand_photos(specs) -> list[str]:
-    """Photo specs -> a list: files, folders (their images, sorted), globs, and `skimage:NAME`.
-
-    Raises:
-        ParameterError: if a spec matches nothing.
-    """
-    photos = []
-    for spec in specs:
-        spec = spec.strip()
-        if not spec:
-            continue
-        if spec.startswith("skimage:"):
-            photos.append(spec)
-        elif os.path.isdir(spec):
-            found = sorted(
-                os.path.join(spec, name) for name in os.listdir(spec) if name.lower().endswith(IMAGE_SUFFIXES)
-            )
-            if not found:
-                raise ParameterError(f"Photo folder {spec} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-            photos += found
-        elif os.path.isfile(spec):
-            photos.append(spec)
-        else:
-            found = sorted(glob.glob(spec))
-            if not found:
-                raise ParameterError(f"Photo {spec} does not exist.", "Give image files, folders or globs.")
-            photos += found
-    return photos
 
 
 def read_photo_labels(path: str) -> dict[str, tuple[float, float]]:
@@ -204,7 +163,7 @@ def photo_vectors(
     Raises:
         ParameterError: if no photo gives a prediction, or the regressor's width is not `width`.
     """
-    specs = expand_photos([photos] if isinstance(photos, str) else photos)
+    specs = photo_specs([photos] if isinstance(photos, str) else photos)
     if not specs:
         raise ConfigError(
             "The photos source needs photographs.", "Set generative.photos to files or folders."

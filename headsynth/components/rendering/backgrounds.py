@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from headsynth.core.errors import ConfigError, DataError
+from headsynth.core.photos import PHOTO_SUFFIXES
 
 # Photographs scikit-image ships inside its wheel (no download). Images that
 # show a human face (astronaut, camera) are left out on purpose: a second face
@@ -42,7 +43,6 @@ BUILTIN_PHOTOS = (
     "cell",
     "colorwheel",
 )
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _as_rgb_float(image: np.ndarray) -> np.ndarray:
@@ -81,10 +81,10 @@ def load_backgrounds(source: str = "builtin", max_side: int = 512) -> list[np.nd
                 f"Background folder {folder} does not exist.",
                 "Set rendering.backgrounds to a folder of photographs, or to 'builtin'.",
             )
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
         if not files:
             raise ConfigError(
-                f"Background folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).",
+                f"Background folder {folder} holds no images ({', '.join(PHOTO_SUFFIXES)}).",
                 "Put photographs in it, or set rendering.backgrounds=builtin.",
             )
         for path in files:

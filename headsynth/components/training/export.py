@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from headsynth.components.training.inputs import decode_images
 from headsynth.data_schemas import features
+from headsynth.data_schemas.serving_assets import write_input_framing
 from headsynth.models.mesh import MorphableMeshDecoder
 from headsynth.morphable.model import MorphableModel
 
@@ -64,7 +65,11 @@ def check_encoded_images(images: tf.Tensor) -> tf.Tensor:
 
 
 def export_serving_model(
-    model: keras.Model, face_model: MorphableModel, export_dir: str, scale: float = 1.6
+    model: keras.Model,
+    face_model: MorphableModel,
+    export_dir: str,
+    scale: float = 1.6,
+    framing: str = "full",
 ) -> None:
     """Writes the SavedModel with the three signatures to `export_dir`.
 
@@ -73,6 +78,8 @@ def export_serving_model(
         face_model: the morphable model q belongs to.
         export_dir: the SavedModel directory (TFX's `serving_model_dir`).
         scale: p = scale * sigma * q, for the mesh.
+        framing: how the training images were framed ("full" render or "face" crop), recorded
+            so that whoever feeds the model photos crops them the same way.
     """
     image_size = int(model.input_shape[1])
     num_shape = face_model.shape.num_components
@@ -112,6 +119,7 @@ def export_serving_model(
     extra = os.path.join(export_dir, "assets.extra")
     tf.io.gfile.makedirs(extra)
     face_model.save_npz(os.path.join(extra, "face_model.npz"))
+    write_input_framing(export_dir, framing)
 
 
 def export_for_tf_serving(
@@ -121,6 +129,7 @@ def export_for_tf_serving(
     model_name: str,
     version: int | None = None,
     scale: float = 1.6,
+    framing: str = "full",
 ) -> str:
     """Exports to `<base_dir>/<model_name>/<version>/`, the layout `tensorflow_model_server` serves.
 
@@ -143,5 +152,5 @@ def export_for_tf_serving(
     path = os.path.join(base_dir, model_name, str(version))
     if tf.io.gfile.exists(path):
         raise ValueError(f"Version directory {path} exists already; TF Serving versions are immutable.")
-    export_serving_model(model, face_model, path, scale)
+    export_serving_model(model, face_model, path, scale, framing)
     return path

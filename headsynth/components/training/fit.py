@@ -221,8 +221,11 @@ def fit_inputs(
     if not training.cache_stem_features:
         probe = make_dataset(
             train_files, num_parameters, settings.image_size, training.batch_size, False, repeat=False
-        )
-        return FitInputs(model, train_ds, eval_ds, training.eval_steps, probe.take(training.eval_steps))
+        ).take(training.eval_steps)
+        if has_feature_standardization(model.head_model):
+            # The stem's features before training: a trained stem moves them, but the head starts unsaturated.
+            standardize_head_inputs(model.head_model, compute_stem_features(model, probe)[0])
+        return FitInputs(model, train_ds, eval_ds, training.eval_steps, probe)
     if training.stem_mode != "frozen":
         raise ValueError(
             f"`cache_stem_features` needs a frozen stem. Received: stem_mode={training.stem_mode!r}"
@@ -245,6 +248,10 @@ def fit_inputs(
             training.eval_steps
         ),
     )
+
+
+def has_feature_standardization(head: keras.Model) -> bool:
+    return any(isinstance(layer, FeatureStandardization) for layer in head.layers)
 
 
 def standardize_head_inputs(head: keras.Model, features: np.ndarray) -> None:
@@ -310,6 +317,7 @@ def write_outputs(
     eval_files: str | list[str],
     serving_model_dir: str,
     log_dir: str,
+    framing: str = "full",
 ) -> None:
     """Final TensorBoard logs, the SavedModel, `regressor.keras` and `training_result.json`."""
     steps = result["train_steps"]
@@ -325,7 +333,7 @@ def write_outputs(
             settings.training.log_renders,
             steps,
         )
-    export_serving_model(model, face_model, serving_model_dir, scale=settings.scale)
+    export_serving_model(model, face_model, serving_model_dir, scale=settings.scale, framing=framing)
     model.save(os.path.join(log_dir, "regressor.keras"))  # the Keras model, for fine-tuning and tests
     tf.io.gfile.makedirs(log_dir)
     with tf.io.gfile.GFile(os.path.join(log_dir, "training_result.json"), "w") as f:
@@ -340,8 +348,12 @@ def train_regressor(
     serving_model_dir: str,
     log_dir: str,
     backup_dir: str | None = None,
+    framing: str = "full",
 ) -> dict:
     """Trains the regressor, writes TensorBoard logs and checkpoints, and exports the SavedModel.
+
+    `framing` is how the training images were framed ("full" or "face"); the
+    SavedModel records it (see `export_serving_model`).
 
     Writes under `log_dir`: TensorBoard runs `train`, `validation`, `hparams`
     and `renders`; `checkpoints/`; `regressor.keras` (the Keras model) and
@@ -388,5 +400,5 @@ def train_regressor(
         )
     result = training_result(history, optimizer, model, resumed_from_step)
     result["curves"] = learning_curves(history, probe.steps)
-    write_outputs(model, face_model, settings, result, eval_files, serving_model_dir, log_dir)
+    write_outputs(model, face_model, settings, result, eval_files, serving_model_dir, log_dir, framing)
     return result

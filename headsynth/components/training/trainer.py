@@ -16,7 +16,6 @@ import tensorflow as tf
 
 from headsynth.components.training.fit import backup_dir_for, train_regressor
 from headsynth.components.training.settings import TrainSettings
-from headsynth.data_schemas.serving_assets import write_input_framing
 from headsynth.morphable.model import load_npz
 
 
@@ -72,6 +71,5 @@ def run_fn(fn_args) -> None:
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
         backup_dir=backup_dir_for(backup_root, train_files, settings) if backup_root else None,
+        framing=rendered_framing(examples_root(fn_args.train_files[0])),
     )
-    # Whoever feeds the SavedModel photos must crop them as the training images were.
-    write_input_framing(fn_args.serving_model_dir, rendered_framing(examples_root(fn_args.train_files[0])))

@@ -12,6 +12,7 @@ from headsynth.components.identity.detection import (
     FaceBox,
     FaceFramer,
     face_crop_square,
+    square_crop,
 )
 from headsynth.components.rendering.framing import crop_square_of, frame_batch, landmark_square
 from headsynth.components.rendering.render_job import RenderJob, run_render_job
@@ -79,7 +80,16 @@ def test_full_range_box_is_refined_by_the_short_range_model(portrait_renders, fr
     refined = framer.find(image, near=rough)
     assert np.allclose(refined.centre, face.centre, atol=3)
     assert refined.width == pytest.approx(face.width, rel=0.08)
-    assert FACE_CROP_ENLARGE == 1.5
+
+
+def test_the_face_fills_one_over_the_enlargement_of_its_crop(portrait_renders, framer):
+    """Framing is a fixed point: the detector finds the cropped face centred, 1/1.5 of the crop wide."""
+    for image in portrait_renders.images[:4]:
+        centre, side = face_crop_square(framer.find(image))
+        crop = square_crop(image, centre, side, 128)
+        again = framer.find(crop)
+        assert again.width == pytest.approx(128 / FACE_CROP_ENLARGE, rel=0.1)
+        assert np.allclose(again.centre, (64, 64), atol=128 * 0.05)
 
 
 def test_face_framed_job_is_deterministic_and_stores_crops(tmp_path, builtin_small):

@@ -23,6 +23,7 @@ from headsynth.components.training.model import build_regressor, make_optimizer
 from headsynth.components.training.settings import TrainSettings
 from headsynth.config import apply_overrides, get_preset
 from headsynth.core.errors import ConfigError
+from headsynth.data_schemas.serving_assets import read_input_framing
 from headsynth.models.heads import OutputScale, build_head
 from headsynth.models.regressor import squared_euclidean_loss
 
@@ -121,7 +122,8 @@ def test_the_saved_model_and_the_keras_file_return_q_in_the_models_units(tmp_pat
         restored.predict(image[None].astype(np.float32), verbose=0)[0], expected, rtol=1e-5
     )
 
-    export_serving_model(model, small_model, str(tmp_path / "serving"), scale=1.0)
+    export_serving_model(model, small_model, str(tmp_path / "serving"), scale=1.0, framing="face")
+    assert read_input_framing(str(tmp_path / "serving")) == "face"  # written with the SavedModel
     loaded = tf.saved_model.load(str(tmp_path / "serving"))
     for name in ("serving_default", "serving_mesh"):
         q = loaded.signatures[name](images=tf.constant([png]))["q"].numpy()

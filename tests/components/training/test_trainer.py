@@ -223,8 +223,8 @@ def train_tiny(tmp_path, rendered_examples, small_model, **overrides):
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(distribution="mirrored"), dict(cache_stem_features=True)],
-    ids=["mirrored", "cached_features"],
+    [dict(distribution="mirrored"), dict(cache_stem_features=True), dict(head="mlp")],
+    ids=["mirrored", "cached_features", "mlp_head_uncached"],
 )
 def test_frozen_stem_keeps_its_weights_while_the_head_learns(
     tmp_path, rendered_examples, small_model, overrides
@@ -239,7 +239,9 @@ def test_frozen_stem_keeps_its_weights_while_the_head_learns(
         tmp_path, rendered_examples, small_model, stem_weights=str(path), stem_mode="frozen", **overrides
     )
     assert result["train_steps"] == 5 and np.isfinite(result["val_loss"])
-    assert result["trainable_parameters"] == model.head_model.count_params()
+    assert result["trainable_parameters"] == sum(
+        int(np.prod(w.shape)) for w in model.head_model.trainable_weights
+    )
     for before, after in zip(stem.get_weights(), model.backbone.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)  # kernels, gamma/beta and moving statistics alike
     # The head starts from the same seeded initial values in a fresh build, so any difference is training's.
@@ -259,6 +261,10 @@ def test_frozen_stem_keeps_its_weights_while_the_head_learns(
         for a, b in zip(initial.head_model.get_weights(), model.head_model.get_weights(), strict=True)
     ]
     assert all(changed)
+    if settings.training.head == "mlp":  # standardised by the frozen stem's features, cached or not
+        standardization = model.head_model.get_layer("feature_standardization")
+        assert np.any(np.asarray(standardization.mean) != 0)
+        assert np.any(np.asarray(standardization.inverse_std) != 1)
 
 
 def test_stem_trained_from_block_changes_only_later_blocks(tmp_path, rendered_examples, small_model):
