@@ -99,6 +99,8 @@ def samplers_command(config: HeadsynthConfig, out: str | None) -> int:
         "identities; q in units of sigma."
     )
     print(result.table())
+    if result.photo_table():
+        print("\nOn the packaged real photographs (95% CIs over faces and seeds):\n" + result.photo_table())
     print("\nThe thesis's findings in this run (95% CIs over images and seeds):\n" + result.findings())
     print("\n" + text_tables(result.diversity["summaries"]))
     print(f"\nResults: {os.path.join(output_dir, 'study.json')}")

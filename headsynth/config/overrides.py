@@ -353,6 +353,11 @@ def validate_generative(config: HeadsynthConfig) -> None:
             f"generative.study_image_size must be 0 (rendering.image_size) or at least 16. "
             f"Received: {generative.study_image_size}."
         )
+    if generative.study_identity_reference not in ("truth", "input"):
+        raise ConfigError(
+            "generative.study_identity_reference must be truth or input. "
+            f"Received: {generative.study_identity_reference!r}."
+        )
     if generative.study_bootstrap < 100:
         raise ConfigError(
             f"generative.study_bootstrap must be >= 100. Received: {generative.study_bootstrap}.",

@@ -41,6 +41,7 @@ def ci_preset() -> HeadsynthConfig:
             study_train_steps=20,
             study_test_identities=12,
             study_renders_per_identity=1,
+            study_real_photos=False,
         ),
     )
 

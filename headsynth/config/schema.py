@@ -329,6 +329,11 @@ class GenerativeConfig:
             `training.seed + 0 .. study_seeds - 1`; every CI is over seeds and images.
         study_bootstrap: resamples of the two-way (seeds x images) bootstrap
             behind the study's CIs and findings.
+        study_identity_reference: what the study's predictions are compared with by face
+            recognition: "input" (the test render the network saw, the thesis's protocol)
+            or "truth" (a frontal render of the true q).
+        study_real_photos: also reconstruct the packaged real photographs with every network
+            and score them against the photos (`evaluate-photos`' measures, per seed).
     """
 
     source: str = "heldout_population"
@@ -366,6 +371,8 @@ class GenerativeConfig:
     study_renders_per_identity: int = 2
     study_seeds: int = 1
     study_bootstrap: int = 2000
+    study_identity_reference: str = "input"
+    study_real_photos: bool = True
 
     def __post_init__(self) -> None:
         # `--set` gives tuple fields as strings: make the numbers numbers.

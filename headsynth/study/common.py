@@ -11,6 +11,7 @@ from headsynth.components.identity.embedding import check_backend
 from headsynth.components.rendering.rasterizer import require_rasterizer
 from headsynth.components.training.fit import train_regressor
 from headsynth.components.training.settings import TrainSettings
+from headsynth.components.training.trainer import rendered_framing
 from headsynth.config import HeadsynthConfig
 from headsynth.core.io_utils import write_text_atomic
 from headsynth.core.progress import report
@@ -102,6 +103,7 @@ def train_study_networks(
             settings,
             os.path.join(folder, "serving"),
             os.path.join(folder, "logs"),
+            framing=rendered_framing(data_dir),
         )
         seconds[name] = time.monotonic() - started
         results[name] = {**result, "study_seconds": seconds[name]}

@@ -31,6 +31,7 @@ from headsynth.study.samplers import StudyPlan, StudySampler
 from headsynth.study.samplers_data import entry_options
 from headsynth.study.samplers_findings import compute_sampler_findings
 from headsynth.study.samplers_identity import identity_evaluation_seeds, seed_ranks
+from headsynth.study.samplers_photos import score_networks_on_photos
 
 ERROR_VIOLINS = (
     "Squared euclidean error on q (sigma units) of each sampler's networks (all seeds pooled) on the shared "
@@ -144,26 +145,38 @@ def evaluate_networks(
     findings = compute_sampler_findings(
         plan.entries, errors, identity_arrays, plan.bootstrap, config.training.seed
     )
+    photos = None
+    if config.generative.study_real_photos:
+        photos = score_networks_on_photos(
+            {name: serving_dirs(out_dir, name, plan.seeds) for name in plan.entries}, eval_dir, plan.bootstrap
+        )
     return {
         "errors": table,
         "ranked_examples": int(ranked),
         "test_examples": int(len(test.q)),
         "seeds": plan.seeds,
         "identity": identity,
+        "real_photos": photos,
         "findings": findings,
         "figures": figures,
     }
+
+
+def serving_dirs(out_dir: str, name: str, seeds: int) -> list[str]:
+    """The SavedModel folders of `name`'s seeds."""
+    return [os.path.join(out_dir, "nets", network_name(name, k), "serving") for k in range(seeds)]
 
 
 def predict_test_set(out_dir: str, names: list[str], seeds: int, test: ExampleSet) -> dict[str, np.ndarray]:
     """Network name -> `[S, N, m]` predicted q of its S seeds on the test set, and "naive" -> `[1, N, m]` zeros."""
     predictions = {}
     for name in names:
-        per_seed = []
-        for seed_index in range(seeds):
-            folder = os.path.join(out_dir, "nets", network_name(name, seed_index), "serving")
-            per_seed.append(predict_examples("", test.records, loaded=tf.saved_model.load(folder)))
-        predictions[name] = np.stack(per_seed)
+        predictions[name] = np.stack(
+            [
+                predict_examples("", test.records, loaded=tf.saved_model.load(folder))
+                for folder in serving_dirs(out_dir, name, seeds)
+            ]
+        )
     predictions["naive"] = np.zeros_like(test.q)[None]
     return predictions
 
@@ -204,7 +217,9 @@ def evaluate_identity(
 ) -> tuple[dict | None, dict[str, np.ndarray]]:
     """(identity.json's content, name -> `[S, n]` corrected scores) of every network's seeds and naive on the
     test set; (None, {}) when switched off."""
-    options = config.evaluation
+    options = dataclasses.replace(
+        config.evaluation, identity_reference=config.generative.study_identity_reference
+    )
     if options.identity_backend == "none" or options.identity_examples <= 0:
         return None, {}
     report(

@@ -9,7 +9,7 @@ from headsynth.components.diversity.tables import add_diversity_section
 from headsynth.config import HeadsynthConfig
 from headsynth.report.html import HtmlReport
 from headsynth.report.values import fmt
-from headsynth.study.samplers_result import SamplerStudyResult, finding_lines, result_rows
+from headsynth.study.samplers_result import SamplerStudyResult, finding_lines, photo_rows, result_rows
 
 UNITS = (
     "Units: every vector is q in units of sigma (p = sigma * q), the units of the realistic vectors; "
@@ -22,6 +22,7 @@ FILES = (
     "  generative/                fitted GMMs and GANs (FitGenerativeModel's layout)\n"
     "  evaluation/errors.npz      per-seed, per-example errors and predictions ([S, N], [S, N, m])\n"
     "  evaluation/identity.npz    per-seed, per-example identity scores ([S, n]) and the different pairs\n"
+    "  evaluation/real_photos/    each network's seeds on the packaged real photos (report.html each)\n"
     "  diversity/diversity.json   the diversity measures\n"
     "  nets/<sampler>/seed<k>/    the SavedModels (headsynth predict PHOTO --model nets/<sampler>/seed0)"
 )
@@ -54,6 +55,8 @@ def write_samplers_report(
     report.paragraph(summary_text(result, config))
     report.paragraph(UNITS)
     add_error_section(report, result)
+    if result.evaluation.get("real_photos"):
+        add_photo_section(report, result)
     add_diversity_section(report, result.diversity["summaries"], result.diversity["figures"])
     add_generative_section(report, result)
     add_training_section(report, result)
@@ -102,6 +105,23 @@ def add_error_section(report: HtmlReport, result: SamplerStudyResult) -> None:
         for name, caption in figures.items():
             if name != "error_violins.png":
                 report.image(os.path.join(eval_dir, name), caption)
+
+
+def add_photo_section(report: HtmlReport, result: SamplerStudyResult) -> None:
+    """Every network's seeds on the packaged real photographs (the role of the thesis's real test photos)."""
+    photos = result.evaluation["real_photos"]
+    report.heading("Real photographs")
+    report.paragraph(
+        f"Every seed of every network reconstructs the {len(photos['faces'])} faces of the real photos that "
+        f"ship offline ({', '.join(photos['faces'])}), framed as its training images were; dlib compares a "
+        "frontal rendering of each reconstruction with its own photo (cosine; mean with a 95% CI over faces "
+        "and seeds), with the mean face's rendering (q = 0: the naive predictor) and with the other photos "
+        "(rank-1: its own photo ranks first). Each network's photo report is under "
+        "evaluation/real_photos/<sampler>/seed<k>/."
+    )
+    report.table(*photo_rows(result))
+    for note in photos["notes"]:
+        report.paragraph(note, "note")
 
 
 def identity_text(identity: dict) -> str:

@@ -10,6 +10,7 @@ from headsynth.components.diversity.tables import format_table
 from headsynth.config import HeadsynthConfig
 from headsynth.core.io_utils import write_text_atomic
 from headsynth.report.html import format_ci
+from headsynth.report.values import fmt
 from headsynth.study.samplers import StudyPlan
 
 UNITS = "q in units of sigma (p = sigma * q); samplers defined at another scale enter as scale * q"
@@ -31,6 +32,11 @@ class SamplerStudyResult:
     def table(self) -> str:
         """Table 6.6 as text: error and identity score with 95% CIs and ranks."""
         return format_table(*result_rows(self))
+
+    def photo_table(self) -> str:
+        """The networks on the packaged real photos as text ("" when not evaluated)."""
+        photos = self.evaluation.get("real_photos")
+        return format_table(*photo_rows(self)) if photos else ""
 
     def findings(self) -> str:
         """The findings as text, one per line."""
@@ -60,8 +66,8 @@ def identity_cells(identity: dict, scores: dict) -> list[str]:
         format_ci(scores["calibrated"]),
         format_ci(scores["corrected_score"]),
         format_ci(scores["corrected_calibrated"]),
-        f"{scores['rank']:.2f}",
-        f"{scores['corrected_rank']:.2f}",
+        fmt(scores["rank"], 2),
+        fmt(scores["corrected_rank"], 2),
     ]
 
 
@@ -83,6 +89,28 @@ def result_rows(result: SamplerStudyResult) -> tuple[list[str], list[list[str]]]
         row += [f"{error['prediction_mean_abs']:.2f}", f"{train_abs:.2f}"]
         rows.append(row)
     return header, rows
+
+
+PHOTO_HEADER = ["sampler", "own photo cosine [95% CI]", "own > mean face", "rank-1", "faces x seeds"]
+
+
+def photo_rows(result: SamplerStudyResult) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the real-photo table: each network's seeds against the packaged photos."""
+    rows = []
+    for row in result.evaluation["real_photos"]["table"]:
+        name = row["network"]
+        label = result.plan.entries[name].label if name in result.plan.entries else "naive (mean face)"
+        total = row["faces"] * row["seeds"]
+        counts = (
+            [
+                f"{row['above_mean_face_count']}/{total}",
+                f"{row['rank1_count']}/{total} (chance 1/{row['faces']})",
+            ]
+            if row["above_mean_face"] is not None
+            else ["-", "-"]
+        )
+        rows.append([label, format_ci(row["own"], 3), *counts, f"{row['faces']} x {row['seeds']}"])
+    return PHOTO_HEADER, rows
 
 
 def finding_lines(findings: list[dict]) -> list[str]:
@@ -127,6 +155,7 @@ def write_study_json(result: SamplerStudyResult, config: HeadsynthConfig) -> Non
         },
         "errors": result.evaluation["errors"],
         "identity": result.evaluation["identity"],
+        "real_photos": result.evaluation.get("real_photos"),
         "findings": result.evaluation["findings"],
         "diversity": {name: s.to_dict() for name, s in result.diversity["summaries"].items()},
         "gmm_candidates": result.generative["gmm"]["candidates"],

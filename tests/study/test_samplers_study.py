@@ -39,6 +39,14 @@ def test_plan_expands_gmm_sizes_and_fits_what_the_samplers_need():
         plan_study(apply_overrides(get_preset("ci"), ["generative.study_samplers=uniform"]))
 
 
+def test_the_study_compares_identity_with_the_input_render_by_default():
+    assert get_preset("quickstart").generative.study_identity_reference == "input"
+    with pytest.raises(
+        ConfigError, match="study_identity_reference must be truth or input. Received: 'photo'"
+    ):
+        apply_overrides(get_preset("ci"), ["generative.study_identity_reference=photo"])
+
+
 def test_seeds_per_sampler_and_bootstrap_resamples_come_from_the_config():
     assert (plan_study(get_preset("ci")).seeds, plan_study(get_preset("quickstart")).seeds) == (1, 3)
     plan = plan_study(
@@ -104,6 +112,9 @@ def test_miniature_study_writes_its_report(tmp_path):
             "generative.study_train_steps=10",
             "evaluation.identity_examples=3",
             "training.log_renders=0",
+            "generative.study_real_photos=true",
+            # ci's 32-pixel renders are too small for dlib to find a face in: compare with the truth.
+            "generative.study_identity_reference=truth",
         ],
     )
     result = run_sampler_study(config, str(tmp_path))
@@ -152,5 +163,12 @@ def test_miniature_study_writes_its_report(tmp_path):
     assert not findings["naive uniform 4 beats naive normal 1.5 by parameter error"]["tested"]
     rank = findings["CVGAN2 ranks in the lower half of the samplers by corrected identity score"]
     assert rank["tested"] and rank["values"]["of"] == 3 and len(rank["comparisons"]) == 2
-    for text in ("Findings", "calibrated", "dlib 1-L2/2", "not tested"):
+    for text in ("Findings", "calibrated", "dlib 1-L2/2", "not tested", "Real photographs"):
         assert text in report, text
+    # Every network's seed read the packaged photos; the mean face is the naive row.
+    photos = study["real_photos"]
+    assert [row["network"] for row in photos["table"]] == ["paper_uniform", "gmm_1", "cvgan2", "naive"]
+    assert photos["faces"] == ["astronaut", "camera", "grace_hopper"]
+    assert (tmp_path / "evaluation" / "real_photos" / "gmm_1" / "seed0" / "report.html").exists()
+    assert "own > mean face" in result.photo_table() and "chance 1/3" in result.photo_table()
+    assert study["identity"]["reference"] == "truth"
