@@ -4,6 +4,8 @@ VENV ?= .venv
 PRESET ?= quickstart
 OUT ?= runs/$(PRESET)
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); whole files go to one process, so a module's fixture runs once.
+TEST_WORKERS ?= 2
 
 .PHONY: setup run test format lint tensorboard
 
@@ -14,7 +16,7 @@ run: setup
 	$(VENV)/bin/headsynth run --preset $(PRESET) --out $(OUT)
 
 test: setup
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 format: setup
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
