@@ -48,3 +48,26 @@ def test_filtered_stderr_replays_every_line_but_the_noise():
     )
     assert result.returncode == 0
     assert result.stderr == "E something.cc:1] a real C++ error\na Python warning line\n"
+
+
+def test_mediapipe_models_start_and_run_without_noise():
+    """Detector, framer and face mesh log their graphs' start-up from their own threads: none of it shows."""
+    result = run_python(
+        """
+        from headsynth.core.logs import filtered_stderr, quiet_start
+        quiet_start()
+        with filtered_stderr():
+            import tensorflow
+        from skimage import data
+        from headsynth.components.fitting.landmarks import FaceMeshLandmarker
+        from headsynth.components.identity.detection import FaceDetector, FaceFramer
+        photo = data.astronaut()
+        for _ in range(2):
+            with FaceFramer() as framer, FaceMeshLandmarker() as mesh, FaceDetector() as detector:
+                framer.find(photo), mesh.landmarks(photo), detector.detect(photo)
+        print("ready")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ready\n"
+    assert result.stderr == "", result.stderr

@@ -42,10 +42,14 @@ class FaceMeshLandmarker:
             raise HeadsynthError(
                 f"mediapipe does not import ({error}).", "Run `make setup` to install the locked stack."
             ) from None
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=max_faces, min_detection_confidence=min_confidence
-        )
-        self._first_call = True
+        # The graph starts on its own thread and announces TFLite's start-up on stderr when it
+        # does: one inference under the filter waits for that.
+        with filtered_stderr():
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=max_faces, min_detection_confidence=min_confidence
+            )
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        self._face_seen = False  # the landmark projection warns on stderr at the first face it projects
 
     def __enter__(self) -> FaceMeshLandmarker:
         return self
@@ -62,10 +66,9 @@ class FaceMeshLandmarker:
         """`[468, 2]` (x, y) pixels of each face mediapipe finds in `image` (possibly none)."""
         image = as_rgb_uint8(image)
         height, width = image.shape[:2]
-        # The first inference sets up TFLite, which announces its delegate on stderr.
-        with filtered_stderr() if self._first_call else contextlib.nullcontext():
+        with contextlib.nullcontext() if self._face_seen else filtered_stderr():
             result = self._mesh.process(image)
-        self._first_call = False
+        self._face_seen = self._face_seen or bool(result.multi_face_landmarks)
         faces = []
         for face in result.multi_face_landmarks or []:
             points = np.array([[p.x * width, p.y * height] for p in face.landmark], np.float64)

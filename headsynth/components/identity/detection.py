@@ -12,7 +12,6 @@ every face where the full-range model missed 23% (measured on 256 renders at
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,11 +80,13 @@ class FaceDetector:
             raise HeadsynthError(
                 f"mediapipe does not import ({error}).", "Run `make setup` to install the locked stack."
             ) from None
-        with filtered_stderr():  # the graph announces absl's and TFLite's start-up on stderr
+        # The graph starts on its own thread and announces absl's and TFLite's start-up on stderr
+        # when it does: one inference under the filter waits for that.
+        with filtered_stderr():
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=0 if short_range else 1, min_detection_confidence=min_confidence
             )
-        self._first_call = True
+            self._detector.process(np.zeros((64, 64, 3), np.uint8))
 
     def __enter__(self) -> FaceDetector:
         return self
@@ -102,10 +103,7 @@ class FaceDetector:
         """Every face found, best score first (boxes clipped to the image)."""
         image = as_rgb_uint8(image)
         height, width = image.shape[:2]
-        # The first inference sets up TFLite, which announces its delegate on stderr.
-        with filtered_stderr() if self._first_call else contextlib.nullcontext():
-            result = self._detector.process(image)
-        self._first_call = False
+        result = self._detector.process(image)
         faces = []
         for detection in result.detections or []:
             box = detection.location_data.relative_bounding_box
