@@ -222,8 +222,9 @@ def fit_inputs(
         probe = make_dataset(
             train_files, num_parameters, settings.image_size, training.batch_size, False, repeat=False
         ).take(training.eval_steps)
-        if has_feature_standardization(model.head_model):
-            # The stem's features before training: a trained stem moves them, but the head starts unsaturated.
+        if training.stem_mode == "frozen" and has_feature_standardization(model.head_model):
+            # A frozen stem's features are what the head sees every step. A trained stem's are not
+            # (its batch statistics and weights move), so its head keeps the identity.
             standardize_head_inputs(model.head_model, compute_stem_features(model, probe)[0])
         return FitInputs(model, train_ds, eval_ds, training.eval_steps, probe)
     if training.stem_mode != "frozen":
