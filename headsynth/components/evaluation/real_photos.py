@@ -378,11 +378,19 @@ def evaluate_model_on_real_photos(saved_model_dir: str, source: str, output_dir:
     regressor = load_regressor(saved_model_dir, scale=scale)
     folder = os.path.join(output_dir, STEP_FOLDER)
     result = evaluate_real_photos(regressor, photos, folder, aliases=aliases, notes=notes)
-    keys = ("name", "gray", "own_similarity", "mean_face_similarity", "above_mean_face", "own_l2", "rank")
+    keys = (
+        "name",
+        "gray",
+        "own_similarity",
+        "mean_face_similarity",
+        "above_mean_face",
+        "own_l2",
+        "mean_face_l2",
+    )
     return {
         "source": source,
         "summary": result["summary"],
-        "faces": [{key: face[key] for key in (*keys, "landmark_error")} for face in result["faces"]],
+        "faces": [{key: face[key] for key in (*keys, "rank", "landmark_error")} for face in result["faces"]],
         "notes": result["notes"],
         "seconds": time.monotonic() - started,
         "report": os.path.join(folder, REPORT_FILE),
