@@ -111,12 +111,15 @@ def shard_writer_rate(root: str, size: int, batch: int, examples: int, repeats: 
         batch_size=batch,
         num_shards=1,
     )
-    os.makedirs(os.path.join(job.output_dir, "Split-train"), exist_ok=True)
+    shards = os.path.join(job.output_dir, "Split-train")
+    os.makedirs(shards, exist_ok=True)
     writer = RenderShardFn(job, {"train": examples})
     writer.setup()
     list(writer.process(("train", 0, 0, batch)))  # trace the graph once
     walls, cpus = [], []
     for _ in range(repeats):
+        for name in os.listdir(shards):  # a finished shard is not rendered again (resumable jobs)
+            os.remove(os.path.join(shards, name))
         wall, cpu = time.perf_counter(), time.process_time()
         list(writer.process(("train", 0, 0, examples)))
         walls.append(time.perf_counter() - wall)
