@@ -69,7 +69,7 @@ def photo_table(scores: dict[str, dict[str, np.ndarray]], resamples: int, seed: 
             "network": "naive",
             "faces": faces,
             "seeds": 1,
-            "own": mean_with_ci(np.nan_to_num(mean_face, nan=0.0), bootstrap),
+            "own": mean_with_ci(np.nan_to_num(mean_face), bootstrap, np.isfinite(mean_face[0])),
             "above_mean_face": None,
             "rank1": None,
             "scored": int(np.sum(np.isfinite(mean_face))),
@@ -89,7 +89,7 @@ def score_networks_on_photos(
         resamples: bootstrap resamples of the CIs.
 
     Returns:
-        {"table": `photo_table` rows, "photos": names, "notes": photos left out or without a face}.
+        {"table": `photo_table` rows, "faces": the faces' names, "notes": photos left out or without a face}.
     """
     photos, notes = packaged_photos()
     if not photos:

@@ -252,6 +252,7 @@ def fit_inputs(
 
 
 def has_feature_standardization(head: keras.Model) -> bool:
+    """Whether the head standardises its input features (the "mlp" head does)."""
     return any(isinstance(layer, FeatureStandardization) for layer in head.layers)
 
 
