@@ -186,6 +186,10 @@ def variability_render_job(
 def variability_train_settings(config: HeadsynthConfig, seed_index: int) -> TrainSettings:
     """The settings of the variability study's networks of one seed: its own fields over the training section's.
 
+    The study trains the paper's end-to-end network: the stem is always trained
+    from the image, never frozen or cached, and starts from pretrained weights
+    only when it is the training section's backbone (whose weights those are).
+
     Args:
         config: the configuration.
         seed_index: 0 .. variability.seeds - 1; the network's seed is `training.seed + seed_index`.
@@ -195,12 +199,17 @@ def variability_train_settings(config: HeadsynthConfig, seed_index: int) -> Trai
         key: value
         for key, value in (
             ("backbone", study.backbone),
+            ("head", study.head),
+            ("base_learning_rate", study.base_learning_rate),
             ("train_steps", study.train_steps),
             ("batch_size", study.batch_size),
             ("steps_per_epoch", study.steps_per_epoch),
         )
         if value
     }
+    changes.update(stem_mode="trained", cache_stem_features=False)
+    if changes.get("backbone", config.training.backbone) != config.training.backbone:
+        changes["stem_weights"] = ""
     settings = train_settings(config, seed=config.training.seed + seed_index, **changes)
     return dataclasses.replace(settings, image_size=variability_image_size(config))
 

@@ -294,6 +294,7 @@ def validate_variability(variability: VariabilityConfig) -> None:
         "batch_size",
         "steps_per_epoch",
         "saliency_share_examples",
+        "base_learning_rate",
     ):
         if getattr(variability, key) < 0:
             raise ConfigError(f"variability.{key} must be >= 0. Received: {getattr(variability, key)}.")
@@ -306,6 +307,11 @@ def validate_variability(variability: VariabilityConfig) -> None:
         )
     if variability.bootstrap < 100:
         raise ConfigError(f"variability.bootstrap must be >= 100. Received: {variability.bootstrap}.")
+    if variability.head not in ("", "linear", "mlp"):
+        raise ConfigError(
+            f"variability.head must be linear, mlp or empty (training.head). Received: {variability.head!r}.",
+            "The paper's network has one fully connected layer: --set variability.head=linear.",
+        )
 
 
 def validate_generative(config: HeadsynthConfig) -> None:

@@ -81,6 +81,7 @@ def quickstart_preset() -> HeadsynthConfig:
             num_train=20_000,
             image_size=48,
             backbone="small_cnn",
+            base_learning_rate=1e-3,
             train_steps=2000,
             batch_size=32,
             steps_per_epoch=250,

@@ -250,7 +250,13 @@ class VariabilityConfig:
     Attributes:
         num_train: training examples rendered per scenario (the paper: ~200,000).
         image_size: input side in pixels.
-        backbone: the networks' backbone.
+        backbone: the networks' backbone, always trained end to end from the
+            image (the paper's network; the main job may freeze or cache its
+            stem, the study does not). Pretrained weights (`training.stem_weights`)
+            are used only when it is the training section's backbone.
+        head: the networks' head: "linear" (the paper's one fully connected
+            layer) or "mlp"; empty takes `training.head`.
+        base_learning_rate: the networks' learning rate (0: `training.base_learning_rate`).
         train_steps: optimisation steps per network.
         batch_size: examples per step.
         steps_per_epoch: steps between the inference-mode error measurements
@@ -267,6 +273,8 @@ class VariabilityConfig:
     num_train: int = 0
     image_size: int = 0
     backbone: str = ""
+    head: str = "linear"
+    base_learning_rate: float = 0.0
     train_steps: int = 0
     batch_size: int = 0
     steps_per_epoch: int = 0

@@ -91,6 +91,24 @@ def test_the_variability_section_overrides_the_studys_data_and_network(photo_fol
     assert (training.batch_size, training.steps_per_epoch, training.seed) == (5, 11, config.training.seed + 2)
 
 
+def test_the_variability_study_trains_the_papers_end_to_end_network_whatever_the_main_job_trains():
+    # quickstart's main job trains a head on cached features of a frozen face-mesh stem; the paper's
+    # networks learn from the image, through one fully connected layer.
+    config = apply_overrides(get_preset("quickstart"), ["variability.base_learning_rate=0.002"])
+    assert config.training.stem_mode == "frozen" and config.training.cache_stem_features
+    training = wiring.variability_train_settings(config, 0).training
+    assert (training.backbone, training.stem_mode, training.cache_stem_features) == (
+        "small_cnn",
+        "trained",
+        False,
+    )
+    assert (training.head, training.base_learning_rate, training.stem_weights) == ("linear", 0.002, "")
+    same_backbone = apply_overrides(config, ["variability.backbone=", "variability.head="])
+    training = wiring.variability_train_settings(same_backbone, 0).training
+    assert (training.backbone, training.head) == (config.training.backbone, config.training.head)
+    assert (training.stem_mode, training.cache_stem_features) == ("trained", False)
+
+
 def test_samplers_study_renders_and_trains_like_the_pipeline(photo_folder):
     config = non_default_config(photo_folder, "rendering.scenario=angle_bg", "rendering.eval_scenario=all")
     plan = plan_study(config)

@@ -16,15 +16,18 @@ and one beyond it are registered in `SCENARIOS`:
              facial hair (p=0.3) on or off, light colour (a black body at a
              colour temperature uniform in 3000-9000 K: tungsten ~3000 K,
              daylight 5000-6500 K, overcast sky and shade 7000-9000 K) and
-             intensity (0.5-1.5), light direction and ambient light, focal
-             length (40-70 mm), and translation in the image plane and in
-             depth (420-620 mm). Pitch, roll and expression stay fixed and
-             there is no spherical-harmonics light, as in the paper.
+             intensity (directional 0.5-1.5, ambient 0.2-0.5), focal length
+             (40-70 mm), and translation in the image plane and in depth
+             (420-620 mm). Pitch, roll, expression and the light's direction
+             stay fixed and there is no spherical-harmonics light, as in the
+             paper.
 - all_extra: all, plus what the paper does not vary: pitch (+-15 degrees),
              roll (+-10 degrees), expressions (expression_scale 0-1 sigma,
-             when the model has an expression part), spherical-harmonics light
-             (sh_strength 0-0.5), a wider colour temperature (2000-12000 K)
-             and a mild tint off the black-body colours (light_r/g/b 0.9-1).
+             when the model has an expression part), the light's direction
+             (azimuth +-70, elevation -10-60 degrees), spherical-harmonics
+             light (sh_strength 0-0.5), a wider colour temperature
+             (2000-12000 K) and a mild tint off the black-body colours
+             (light_r/g/b 0.9-1).
 
 Every example's factors are drawn from a generator seeded by
 (seed, split, index), so they do not depend on batching or workers.
@@ -257,6 +260,11 @@ def example_rng(seed: int, split: str, index: int, stream: int) -> np.random.Gen
     return np.random.default_rng([seed, SPLITS.index(split), index, stream])
 
 
+# Where the key light may come from when its direction varies (all_extra, portrait; the paper varies
+# only the light's colour and intensity).
+LIGHT_AZIMUTH_DEG = uniform(-70.0, 70.0)
+LIGHT_ELEVATION_DEG = uniform(-10.0, 60.0)
+
 _NONE = Scenario(name="none")
 _ANGLE = dataclasses.replace(_NONE, name="angle", yaw_deg=uniform(-90.0, 90.0))
 _ANGLE_BG = dataclasses.replace(
@@ -278,8 +286,6 @@ _ALL = dataclasses.replace(
     distance_mm=uniform(420.0, 620.0),
     shift_x=uniform(-0.25, 0.25),
     shift_y=uniform(-0.2, 0.2),
-    light_azimuth_deg=uniform(-70.0, 70.0),
-    light_elevation_deg=uniform(-10.0, 60.0),
     light_intensity=uniform(0.5, 1.5),
     light_temperature_k=uniform(3000.0, 9000.0),
     ambient=uniform(0.2, 0.5),
@@ -293,6 +299,8 @@ _ALL_EXTRA = dataclasses.replace(
     roll_deg=uniform(-10.0, 10.0),
     expression_scale=uniform(0.0, 1.0),
     sh_strength=uniform(0.0, 0.5),
+    light_azimuth_deg=LIGHT_AZIMUTH_DEG,
+    light_elevation_deg=LIGHT_ELEVATION_DEG,
     light_temperature_k=uniform(2000.0, 12000.0),
     light_r=uniform(0.9, 1.0),
     light_g=uniform(0.9, 1.0),
@@ -311,6 +319,8 @@ _PORTRAIT = dataclasses.replace(
     roll_deg=uniform(-10.0, 10.0),
     expression_scale=uniform(0.0, 1.0),
     sh_strength=uniform(0.0, 0.3),
+    light_azimuth_deg=LIGHT_AZIMUTH_DEG,
+    light_elevation_deg=LIGHT_ELEVATION_DEG,
     ambient=uniform(0.35, 0.6),
 )
 
