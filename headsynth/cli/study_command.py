@@ -67,6 +67,12 @@ def variability_command(config: HeadsynthConfig, out: str | None) -> int:
             print(
                 f"  [{'holds' if finding['holds'] else 'does not hold'}] {finding['figure']}: {finding['claim']}"
             )
+    if result.probes:
+        print(
+            f"\nWhich factor of {result.probes['focus']} breaks which network: mean error on "
+            f"{result.probes['base']} with one kind of {result.probes['focus']}'s variability added (95% CIs):"
+        )
+        print(result.probe_table())
     if result.identity:
         print(f"\nIdentity score ({result.identity['backend']}) on {result.identity['test_scenario']!r}:")
         for row in result.identity["table"]:

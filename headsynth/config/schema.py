@@ -268,6 +268,10 @@ class VariabilityConfig:
             (the Fig. 9 finding; 0: not measured).
         bootstrap: resamples of the two-way (seeds x images) bootstrap behind
             every CI and finding.
+        factor_probes: also test every network on the studied scenario
+            closest to the focus one with one kind of the focus scenario's
+            variability added at a time (`study/variability_probes.py`): which
+            unseen factor makes which network worse than naive.
     """
 
     num_train: int = 0
@@ -281,6 +285,7 @@ class VariabilityConfig:
     seeds: int = 1
     saliency_share_examples: int = 64
     bootstrap: int = 2000
+    factor_probes: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ Layout of the study folder:
     config.json                 the resolved configuration
     face_model.npz, parameters.npz
     data/<scenario>/            rendered examples: Split-train (training), Split-eval (the test set)
+    data/probes/<factor>/       the factor probes' test sets (`variability_probes`)
     nets/<scenario>/seed<k>/serving/  the SavedModel trained on <scenario> with seed k
     nets/<scenario>/seed<k>/logs/     its TensorBoard logs, regressor.keras, training_result.json
     evaluation/errors.npz       per-seed, per-example errors of every (network, test scenario) and of naive
@@ -49,6 +50,7 @@ from headsynth.morphable.loading import load_model
 from headsynth.morphable.model import MorphableModel, load_npz
 from headsynth.study.common import stamp_matches, start_study, train_study_networks, write_stamp
 from headsynth.study.variability_evaluation import evaluate_study
+from headsynth.study.variability_probes import ProbeSets, probe_base, render_probes
 from headsynth.study.variability_report import write_study_report
 from headsynth.study.variability_result import StudyResult, study_scenarios, write_study_json
 
@@ -111,6 +113,15 @@ def prepare_data(config: HeadsynthConfig, out_dir: str) -> tuple[MorphableModel,
         write_stamp(job.output_dir, stamp)
     model = load_npz(model_path)  # what the data was rendered with, exactly
     return model, data_dirs, time.monotonic() - started
+
+
+def prepare_probes(config: HeadsynthConfig, out_dir: str) -> ProbeSets | None:
+    """Renders the factor probes' test sets (`variability_probes`), if asked for and there is a base."""
+    scenarios, focus = study_scenarios(config)
+    base = probe_base(scenarios, focus) if config.variability.factor_probes else None
+    if base is None:
+        return None
+    return ProbeSets(base, focus, render_probes(config, out_dir, base, focus))
 
 
 def sample_study_parameters(config: HeadsynthConfig, out_dir: str) -> dict:
@@ -180,9 +191,10 @@ def run_variability_study(config: HeadsynthConfig, out_dir: str) -> StudyResult:
     out_dir = start_study(config, out_dir)
     started = time.monotonic()
     model, data_dirs, render_seconds = prepare_data(config, out_dir)
+    probes = prepare_probes(config, out_dir)
     training, train_seconds = train_networks(config, out_dir, model, data_dirs)
     eval_started = time.monotonic()
-    result = evaluate_study(config, out_dir, model, data_dirs, training)
+    result = evaluate_study(config, out_dir, model, data_dirs, training, probes)
     result.seconds.update(
         {
             "rendering": render_seconds,

@@ -28,12 +28,14 @@ from headsynth.report.figures import (
     plot_saliency,
 )
 from headsynth.study.variability_findings import Bootstrap, compute_findings, mean_with_ci
+from headsynth.study.variability_probes import ProbeSets, probe_summary, slug
 from headsynth.study.variability_result import StudyResult, study_scenarios, write_study_tensorboard
 
 # Errors: network (a scenario, or "naive" for q = 0) -> test scenario -> `[S, N]` squared errors (naive: S = 1).
 Errors = dict[str, dict[str, np.ndarray]]
-# Predictions: network -> one dict per seed: test scenario -> `[N, m]` predicted q.
+# Predictions: network -> one dict per seed: test scenario (or PROBE + group) -> `[N, m]` predicted q.
 Predictions = dict[str, list[dict[str, np.ndarray]]]
+PROBE = "probe: "
 
 ERROR_VIOLINS = (
     "Error per trained network (rows of the matrix; all seeds pooled) on each test scenario, with the naive "
@@ -51,15 +53,22 @@ LEARNING_CURVES = (
 
 
 def evaluate_study(
-    config: HeadsynthConfig, out_dir: str, model: MorphableModel, data_dirs: dict[str, str], training: dict
+    config: HeadsynthConfig,
+    out_dir: str,
+    model: MorphableModel,
+    data_dirs: dict[str, str],
+    training: dict,
+    probes: ProbeSets | None = None,
 ) -> StudyResult:
-    """Evaluates every network on every test set; writes errors, figures, findings, identity and TensorBoard."""
+    """Evaluates every network on every test set (and probe); writes errors, figures, findings, identity
+    and TensorBoard."""
     scenarios, focus = study_scenarios(config)
     seeds = config.variability.seeds
     eval_dir = os.path.join(out_dir, "evaluation")
     os.makedirs(eval_dir, exist_ok=True)
     test_sets = {s: load_example_set(data_dirs[s], "eval") for s in scenarios}
-    predictions = predict_test_sets(out_dir, scenarios, seeds, test_sets)
+    probe_sets = {PROBE + g: load_example_set(d, "eval") for g, d in (probes.dirs if probes else {}).items()}
+    predictions = predict_test_sets(out_dir, scenarios, seeds, {**test_sets, **probe_sets})
     errors = {
         net: {s: np.stack([squared_errors(test_sets[s].q, p[s]) for p in per_seed]) for s in scenarios}
         for net, per_seed in predictions.items()
@@ -94,8 +103,37 @@ def evaluate_study(
     if identity:
         figures.update(identity["figures"])
     result = StudyResult(out_dir, scenarios, summaries, naive, identity, {}, "", figures, findings, seeds)
+    if probes:
+        result.probes = evaluate_probes(eval_dir, probes, probe_sets, predictions, errors, resamples)
     write_study_tensorboard(result)
     return result
+
+
+def evaluate_probes(
+    eval_dir: str,
+    probes: ProbeSets,
+    probe_sets: dict[str, ExampleSet],
+    predictions: Predictions,
+    errors: Errors,
+    resamples: int,
+) -> dict:
+    """Every network's errors on the factor probes (`probe_summary`); per-example errors to `probe_errors.npz`
+    (`<net>__on__<group slug>` `[S, N]`)."""
+    on_probes = {
+        net: {
+            group: np.stack([squared_errors(probe_sets[PROBE + group].q, p[PROBE + group]) for p in per_seed])
+            for group in probes.dirs
+        }
+        for net, per_seed in predictions.items()
+    }
+    np.savez(
+        os.path.join(eval_dir, "probe_errors.npz"),
+        **{f"{net}__on__{slug(g)}": e for net, cells in on_probes.items() for g, e in cells.items()},
+    )
+    on_base = {net: cells[probes.base] for net, cells in errors.items() if net != "naive"}
+    return probe_summary(
+        probes.base, probes.focus, on_probes, errors["naive"][probes.base], on_base, resamples
+    )
 
 
 def network_folder(out_dir: str, scenario: str, seed_index: int) -> str:
@@ -106,15 +144,23 @@ def network_folder(out_dir: str, scenario: str, seed_index: int) -> str:
 def predict_test_sets(
     out_dir: str, scenarios: list[str], seeds: int, test_sets: dict[str, ExampleSet]
 ) -> Predictions:
-    """network -> per seed: test scenario -> `[N, m]` predicted q, each SavedModel loaded once."""
+    """network -> per seed: test set -> `[N, m]` predicted q, each SavedModel loaded once.
+
+    Args:
+        scenarios: the networks' training scenarios.
+        test_sets: name -> examples (the scenarios' test sets, and any probes).
+    """
     predictions: Predictions = {}
     for net in scenarios:
-        progress("study", f"evaluating the {net!r} networks ({seeds} seeds) on {len(scenarios)} test sets")
+        progress("study", f"evaluating the {net!r} networks ({seeds} seeds) on {len(test_sets)} test sets")
         predictions[net] = []
         for seed_index in range(seeds):
             loaded = tf.saved_model.load(os.path.join(network_folder(out_dir, net, seed_index), "serving"))
             predictions[net].append(
-                {s: predict_examples("", test_sets[s].records, loaded=loaded) for s in scenarios}
+                {
+                    name: predict_examples("", examples.records, loaded=loaded)
+                    for name, examples in test_sets.items()
+                }
             )
     return predictions
 

@@ -15,6 +15,7 @@ from headsynth.study.variability_result import StudyResult
 FILES = (
     "  study.json                 the matrix with CIs, the findings, identity table, learning curves, timings\n"
     "  evaluation/errors.npz      per-seed, per-example errors (<net>__on__<test> [S, N], naive [1, N], yaw__<test>)\n"
+    "  evaluation/probe_errors.npz  the same on the factor probes (<net>__on__<factor> [S, N])\n"
     "  nets/<scenario>/seed<k>/serving/  the SavedModels (headsynth predict PHOTO --model nets/<scenario>/seed0)\n"
     "  nets/<scenario>/seed<k>/logs/     TensorBoard logs, regressor.keras, training_result.json (curves)\n"
     "  tensorboard/               the matrix and figures (headsynth tensorboard <study folder>)"
@@ -30,6 +31,7 @@ def write_study_report(
     report.paragraph(summary_text(result, config))
     add_matrix_section(report, result)
     add_findings_section(report, result)
+    add_probe_section(report, result)
     for name in ("error_violins.png", "error_vs_yaw.png", "saliency.png", "learning_curves.png"):
         if name in result.figures:
             report.image(os.path.join(eval_dir, name), result.figures[name])
@@ -118,6 +120,31 @@ def add_findings_section(report: HtmlReport, result: StudyResult) -> None:
         for finding in result.findings
     ]
     report.table(["figure", "claim", "in this run", "differences (95% CI)"], rows)
+
+
+def add_probe_section(report: HtmlReport, result: StudyResult) -> None:
+    """The factor probes: every network on the base scenario with one kind of the focus scenario's variability."""
+    rows = result.probe_rows()
+    if not rows:
+        return
+    probes = result.probes
+    report.heading(f"Which factor of {probes['focus']} breaks which network")
+    report.paragraph(
+        f"Every network on test sets of {probes['base']} (the studied scenario closest to {probes['focus']}) "
+        f"with one kind of {probes['focus']}'s variability added, drawn as {probes['focus']} draws it; the "
+        f"same q and, for every other factor, the same draws as {probes['base']}'s test set, so a row "
+        "differs from the first in that factor alone. Mean error with its 95% CI over seeds and images; "
+        "bold: worse than naive (the CI lies above naive's mean)."
+    )
+    naive = probes["naive"]["mean"]
+    cells = [probes["on_base"], *(group["errors"] for group in probes["groups"])]
+    highlight = {
+        (r, c)
+        for r, errors in enumerate(cells)
+        for c, net in enumerate(result.scenarios, start=1)
+        if errors[net]["ci95_low"] > naive
+    }
+    report.table(rows[0], rows[1:], highlight=highlight)
 
 
 def add_training_section(report: HtmlReport, result: StudyResult, training: dict) -> None:

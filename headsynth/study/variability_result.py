@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from headsynth.components.diversity.tables import format_table
 from headsynth.config import HeadsynthConfig
 from headsynth.core.io_utils import write_text_atomic
 from headsynth.report.html import format_ci
@@ -27,6 +28,7 @@ class StudyResult:
     figures: dict[str, str] = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)
     seeds: int = 1
+    probes: dict | None = None
 
     def cells(self, net: str) -> dict[str, dict]:
         """Test scenario -> error summary of network `net` (or of "naive")."""
@@ -37,10 +39,27 @@ class StudyResult:
         rows = [["train \\ test", *self.scenarios]]
         for name in [*self.scenarios, "naive"]:
             rows.append([name, *(format_ci(self.cells(name)[test]) for test in self.scenarios)])
-        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-        return "\n".join(
-            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows
-        )
+        return format_table(rows[0], rows[1:])
+
+    def probe_rows(self) -> list[list[str]]:
+        """The factor probes as rows (header first): the base's own test set, then the base with each group
+        of the focus scenario's factors; a column per network, then naive."""
+        if not self.probes:
+            return []
+        probes = self.probes
+        naive = format_ci(probes["naive"])
+        base = probes["base"]
+        rows = [["test \\ trained on", *self.scenarios, "naive"]]
+        rows.append([base, *(format_ci(probes["on_base"][n]) for n in self.scenarios), naive])
+        for group in probes["groups"]:
+            cells = [format_ci(group["errors"][n]) for n in self.scenarios]
+            rows.append([f"{base} + {group['group']}", *cells, naive])
+        return rows
+
+    def probe_table(self) -> str:
+        """`probe_rows` as aligned text ("" without probes)."""
+        rows = self.probe_rows()
+        return format_table(rows[0], rows[1:]) if rows else ""
 
 
 def study_scenarios(config: HeadsynthConfig) -> tuple[list[str], str]:
@@ -59,6 +78,7 @@ def write_study_json(result: StudyResult, config: HeadsynthConfig, training: dic
         "seeds": result.seeds,
         "matrix": result.matrix,
         "findings": result.findings,
+        "factor_probes": result.probes,
         "naive": result.naive,
         "identity": result.identity,
         "training": training,

@@ -59,8 +59,36 @@ def test_matrix_comes_from_the_run(tiny_study):
     # Two seeds, two different networks.
     assert not np.array_equal(errors["all__on__all"][0], errors["all__on__all"][1])
     # The test sets are shared: every network was evaluated on the same rendered examples.
-    assert sorted(os.listdir(out / "data")) == ["all", "none"]
+    assert sorted(os.listdir(out / "data")) == ["all", "none", "probes"]
     assert saved["naive"]["none"]["mean"] == pytest.approx(saved["naive"]["all"]["mean"])  # same q
+
+
+def test_factor_probes_come_from_the_run(tiny_study):
+    from headsynth.components.evaluation.evaluate import load_example_set, predict_examples, squared_errors
+    from headsynth.study.variability_findings import Bootstrap, mean_with_ci
+
+    config, out, result = tiny_study
+    probes = json.loads((out / "study.json").read_text())["factor_probes"]
+    assert (probes["base"], probes["focus"]) == ("none", "all")
+    groups = {g["group"]: g for g in probes["groups"]}
+    assert {"yaw", "background", "hair", "vertical translation"} <= set(groups)
+    errors = np.load(out / "evaluation" / "probe_errors.npz")
+    cell = groups["vertical translation"]["errors"]["all"]
+    assert cell == pytest.approx(mean_with_ci(errors["all__on__vertical_translation"], Bootstrap.of(16, 200)))
+    # Recomputed from scratch: the first "none" network on its own scenario with all's vertical shifts.
+    examples = load_example_set(str(out / "data" / "probes" / "vertical_translation"), "eval")
+    reference = load_example_set(str(out / "data" / "none"), "eval")
+    np.testing.assert_array_equal(examples.q, reference.q)
+    assert examples.images != reference.images  # the heads moved
+    q_pred = predict_examples(str(out / "nets" / "none" / "seed0" / "serving"), examples.records)
+    np.testing.assert_allclose(
+        errors["none__on__vertical_translation"][0], squared_errors(examples.q, q_pred), rtol=1e-6
+    )
+    assert probes["on_base"]["none"] == pytest.approx(
+        json.loads((out / "study.json").read_text())["matrix"]["none"]["none"]
+    )
+    assert "none + vertical translation" in result.probe_table()
+    assert "Which factor of all breaks which network" in (out / "report.html").read_text()
 
 
 def test_findings_are_computed_from_the_errors(tiny_study):
