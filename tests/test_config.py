@@ -61,6 +61,8 @@ def test_overrides_parse_each_type():
         ("variability.seeds=0", "variability.seeds must be >= 1. Received: 0."),
         ("variability.num_train=-5", "variability.num_train must be >= 0"),
         ("variability.backbone=vgg99", "Unknown variability.backbone 'vgg99'"),
+        ("variability.head=resnet", "variability.head must be linear, mlp or empty (training.head)"),
+        ("variability.base_learning_rate=-1", "variability.base_learning_rate must be >= 0"),
         ("training.input_mean=pixel", "training.input_mean must be image or channel"),
         (
             "sampling.sampler=naive_normal:-1",
