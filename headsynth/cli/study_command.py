@@ -1,7 +1,7 @@
 """`headsynth study variability|samplers --preset quickstart`: the studies, their tables and reports.
 
-    headsynth study variability --preset quickstart [--out DIR] [--set section.key=value ...] [--beam-arg ARG ...]
-    headsynth study samplers --preset quickstart [--out DIR] [--set section.key=value ...] [--beam-arg ARG ...]
+    headsynth study variability --preset quickstart [--seeds N] [--out DIR] [--set section.key=value ...]
+    headsynth study samplers --preset quickstart [--seeds N] [--out DIR] [--set section.key=value ...]
 
 The variability study (`headsynth/study/variability.py`) trains
 `variability.seeds` networks per scenario, evaluates each on every scenario
@@ -20,7 +20,7 @@ import argparse
 import os
 
 from headsynth.cli.arguments import add_beam_arg_option, add_config_arguments, resolve_config
-from headsynth.config import HeadsynthConfig
+from headsynth.config import HeadsynthConfig, apply_overrides
 from headsynth.core.logs import quiet_logging
 from headsynth.core.progress import report
 from headsynth.report.values import fmt
@@ -34,10 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_beam_arg_option(parser)
     parser.add_argument("--out", default=None, help="output folder (default: runs/study-<preset>)")
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="networks per scenario or sampler, each with its own seed (variability.seeds or "
+        "generative.study_seeds; the preset's by default, 3 at quickstart)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
     config = resolve_config(args)
+    if args.seeds is not None:
+        key = "variability.seeds" if args.study == "variability" else "generative.study_seeds"
+        config = apply_overrides(config, [f"{key}={args.seeds}"])
     if args.show_config:
         print(config.to_json())
         return 0

@@ -201,6 +201,19 @@ def test_beam_args_reach_the_study_config(capsys):
     assert json.loads(capsys.readouterr().out)["rendering"]["beam_args"][-1] == "--direct_num_workers=2"
 
 
+def test_seeds_option_sets_each_studys_seeds(capsys):
+    from headsynth.cli.main import main
+
+    for study, section, key in (
+        ("variability", "variability", "seeds"),
+        ("samplers", "generative", "study_seeds"),
+    ):
+        assert main(["study", study, "--preset", "quickstart", "--seeds", "5", "--show-config"]) == 0
+        assert json.loads(capsys.readouterr().out)[section][key] == 5
+    assert main(["study", "variability", "--preset", "quickstart", "--show-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["variability"]["seeds"] == 3
+
+
 @pytest.mark.slow
 def test_ci_study_command(tmp_path, capsys):
     from headsynth.cli.main import main
