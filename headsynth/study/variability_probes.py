@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from headsynth import wiring
-from headsynth.components.rendering.render_job import run_render_job
+from headsynth.components.rendering.render_job import RenderJob, run_render_job
 from headsynth.components.rendering.scenarios import Scenario, get_scenario
 from headsynth.config import HeadsynthConfig
 from headsynth.core.io_utils import write_text_atomic
@@ -122,6 +122,8 @@ def render_probes(config: HeadsynthConfig, out_dir: str, base: str, focus: str) 
     q = load_split_parameters(os.path.join(out_dir, "parameters.npz"), "eval")
     save_split_parameters(parameters_path, {"eval": q})
     model_path = os.path.join(out_dir, "face_model.npz")
+    with open(model_path, "rb") as f:
+        model_sha = hashlib.sha256(f.read()).hexdigest()
     dirs = {}
     for group, scenario in probe_scenarios(base, focus).items():
         name = slug(group)
@@ -129,13 +131,27 @@ def render_probes(config: HeadsynthConfig, out_dir: str, base: str, focus: str) 
         write_text_atomic(scenario_path, json.dumps(scenario_file(scenario, base), indent=2))
         dirs[group] = os.path.join(root, name)
         job = wiring.variability_render_job(config, model_path, parameters_path, dirs[group], scenario_path)
-        stamp = {"job": dataclasses.asdict(job), "scenario": scenario.to_dict(), "q_sha": _digest(q)}
+        stamp = probe_stamp(job, scenario, q, model_sha)
         if stamp_matches(dirs[group], stamp, ["render.json"]):
             continue
         progress("study", f"rendering the probe {scenario.name!r} ({len(q)} test examples)")
         run_render_job(job, beam_args=list(config.rendering.beam_args))
         write_stamp(dirs[group], stamp)
     return dirs
+
+
+def probe_stamp(job: RenderJob, scenario: Scenario, q: np.ndarray, model_sha: str) -> dict:
+    """What a probe's examples are made from: the job's settings (not its paths: a study folder moved or
+    copied keeps its probes), the scenario, the q `[N, m]` and the face model file's sha256."""
+    settings = dataclasses.asdict(job)
+    for path in ("model_path", "parameters_path", "output_dir", "scenario", "eval_scenario"):
+        settings.pop(path)
+    return {
+        "job": settings,
+        "scenario": scenario.to_dict(),
+        "q_sha256": hashlib.sha256(np.ascontiguousarray(q, np.float32).tobytes()).hexdigest(),
+        "face_model_sha256": model_sha,
+    }
 
 
 def scenario_file(scenario: Scenario, base: str) -> dict:
@@ -147,10 +163,6 @@ def scenario_file(scenario: Scenario, base: str) -> dict:
         if getattr(scenario, name) != getattr(base_scenario, name)
     }
     return {"name": scenario.name, "base": base, "factors": factors}
-
-
-def _digest(q: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(q, np.float32).tobytes()).hexdigest()
 
 
 def probe_summary(

@@ -151,17 +151,28 @@ def test_report_has_matrix_and_figures(tiny_study):
     assert list((out / "tensorboard" / "net_naive").glob("events.*"))
 
 
-def test_rerun_reuses_rendering_and_training(tiny_study):
-    from headsynth.study.variability import prepare_data, train_networks
+def test_rerun_reuses_rendering_and_training(tiny_study, tmp_path):
+    import shutil
+
+    from headsynth.study.variability import prepare_data, prepare_probes, train_networks
 
     config, out, _ = tiny_study
     saved_model = out / "nets" / "all" / "seed1" / "serving" / "saved_model.pb"
     shard_times = {p: p.stat().st_mtime for p in (out / "data").rglob("*.gz")}
+    assert any("probes" in p.parts for p in shard_times)
     before = saved_model.stat().st_mtime
     model, data_dirs, _ = prepare_data(config, str(out))
+    prepare_probes(config, str(out))
     train_networks(config, str(out), model, data_dirs)
     assert saved_model.stat().st_mtime == before
     assert {p: p.stat().st_mtime for p in (out / "data").rglob("*.gz")} == shard_times
+    # A copied study folder reuses its data and probes too (their stamps hold no paths).
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, copy_function=shutil.copy2)
+    copied_times = {p: p.stat().st_mtime for p in (copy / "data").rglob("*.gz")}
+    prepare_data(config, str(copy))
+    prepare_probes(config, str(copy))
+    assert {p: p.stat().st_mtime for p in (copy / "data").rglob("*.gz")} == copied_times
 
 
 def test_study_renders_over_the_backgrounds_folder(tmp_path, photo_folder, photo_colours):
