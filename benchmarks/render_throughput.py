@@ -1,8 +1,10 @@
 """Rendering throughput at 224x224 with the built-in model, measured side by side in one run.
 
 Prints, as medians of several repeats:
-  raw       tfg's CPU rasteriser alone on the same meshes (tfg's CPU backend, triangle ids)
-  render    the full HeadRenderer (vertices, hair, shading, rasterise, interpolate, composite)
+  raw       tfg's CPU rasteriser alone on the same meshes (tfg's CPU backend, triangle ids),
+            over as many images as the jobs render
+  render    the full HeadRenderer (vertices, hair, shading, rasterise, interpolate, composite),
+            over as many images
   e2e       the render job's shard writer in this process, after set-up: render + shade +
             composite + encode PNG + serialize + write a gzipped TFRecord shard
   job x1/x2 the Beam render job (fresh process) with 1 and 2 multi-process workers of
@@ -49,8 +51,12 @@ def _model_and_params(root: str, size_train: int, shape_k: int = 18, texture_k: 
     return model
 
 
-def raw_and_render_rates(model, size: int, batch: int, repeats: int) -> tuple[float, float]:
-    """Images/s of the bare rasteriser and of the full renderer on the same meshes."""
+def raw_and_render_rates(model, size: int, batch: int, repeats: int, examples: int) -> tuple[float, float]:
+    """Images/s of the bare rasteriser and of the full renderer on the same meshes.
+
+    Each repeat times `examples` images (the same batch again and again), so the rates are steady-state
+    over seconds, as the jobs' are, not one ~50 ms burst.
+    """
     import tensorflow as tf
     from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
     from tensorflow_graphics.rendering import rasterization_backend
@@ -86,15 +92,18 @@ def raw_and_render_rates(model, size: int, batch: int, repeats: int) -> tuple[fl
 
     raw(camera)
     renderer.render(q, factors)
+    calls = max(1, examples // batch)
     raw_times, render_times = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        raw(camera).numpy()
+        for _ in range(calls):
+            raw(camera).numpy()
         raw_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        renderer.render(q, factors)
+        for _ in range(calls):
+            renderer.render(q, factors)
         render_times.append(time.perf_counter() - start)
-    return batch / statistics.median(raw_times), batch / statistics.median(render_times)
+    return calls * batch / statistics.median(raw_times), calls * batch / statistics.median(render_times)
 
 
 def shard_writer_rate(root: str, size: int, batch: int, examples: int, repeats: int) -> tuple[float, float]:
@@ -189,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     cpus = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as root:
         model = _model_and_params(root, args.examples)
-        raw, render = raw_and_render_rates(model, args.size, args.batch, args.repeats)
+        raw, render = raw_and_render_rates(model, args.size, args.batch, args.repeats, args.examples)
         e2e_in_process, e2e_cpu = shard_writer_rate(root, args.size, args.batch, args.examples, args.repeats)
         # Interleaved so that slow spells of a shared machine hit both alike.
         shards = 32
