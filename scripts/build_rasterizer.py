@@ -7,8 +7,10 @@
    (`tensorflow_graphics/rendering/kernels/rasterizer_op.so`); the shipped
    binary is kept as `rasterizer_op.so.shipped`.
 2. headsynth's ops (`headsynth/components/rendering/kernels/render_ops.cc`):
-   vertex normals and front faces before the rasteriser, and the pixel op that
-   interpolates and composites the rasterised head in one pass after it.
+   vertex normals and front faces before rasterisation, and one op that
+   rasterises each image's front faces with tfg's rasteriser function
+   (compiled in from tfg's `rasterize_triangles_impl.cc`) and interpolates and
+   composites the head in the same pass.
 
 Each is rebuilt only when it does not load or when its source or the compiler
 flags changed (recorded in a `.stamp` file beside the library). Exit status 0
@@ -71,6 +73,7 @@ def compile_op(sources: list[Path], destination: Path) -> None:
         "-fPIC",
         *OPTIMISATION,
         *[str(s) for s in sources],
+        f"-I{kernels_dir()}",  # tfg's rasteriser header, for headsynth's ops
         "-o",
         str(destination),
         *tf.sysconfig.get_compile_flags(),
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     sources = [kernels_dir() / "rasterize_triangles_op.cc", kernels_dir() / "rasterize_triangles_impl.cc"]
     build(sources, rasterizer, "rasterize_triangles", args.force)
     render_ops = render_ops_source()
-    build([render_ops], render_ops.with_suffix(".so"), "vertex_normals_and_front_faces", args.force)
+    # headsynth's ops call tfg's rasteriser function, compiled in from the same source.
+    build([render_ops, sources[1]], render_ops.with_suffix(".so"), "rasterize_and_composite", args.force)
     return 0
 
 

@@ -36,3 +36,29 @@ def test_schema_file_describes_exactly_the_stored_features():
     assert stored <= schema
     assert schema - stored == {features.MASK, features.DEPTH, features.EXPRESSION}  # optional parts
     assert set(features.OPTIONAL) - {features.LANDMARKS} == schema - stored
+
+
+def test_bytes_depend_on_the_values_alone():
+    serialized, factors = _example()
+    reordered = dict(reversed(list(factors.items())))  # another insertion order, the same values
+    again = features.make_example(
+        image=b"\x89PNG fake",
+        q=np.arange(6, dtype=np.float64) / 10,  # float64 values are stored as the same float32s
+        factors=reordered,
+        scenario="all",
+        seed=np.int64(3),
+        index=5,
+        landmarks=np.ones((68, 2)),
+    )
+    assert again == serialized
+    assert serialized.find(b"bg_flip") < serialized.find(b"yaw_deg")  # the feature map in key order
+    changed = features.make_example(
+        image=b"\x89PNG fake",
+        q=np.arange(6, dtype=np.float32) / 10,
+        factors=dict(factors, yaw_deg=1.5),
+        scenario="all",
+        seed=3,
+        index=5,
+        landmarks=np.ones((68, 2), np.float32),
+    )
+    assert changed != serialized

@@ -41,8 +41,8 @@ def require_rasterizer() -> None:
 def render_ops():
     """The loaded library of `kernels/render_ops.cc`.
 
-    Its ops: `vertex_normals_and_front_faces` (before the rasteriser) and
-    `composite_rasterized_head` (after it).
+    Its ops: `vertex_normals_and_front_faces` (before rasterisation) and
+    `rasterize_and_composite` (tfg's rasteriser function, then the pixel stage).
 
     Raises:
         RasterizerUnavailable: if it was not built or fails to load.

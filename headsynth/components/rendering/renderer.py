@@ -4,13 +4,14 @@ Per batch: the model's vertices and colours for each q (numpy), rotation by
 tfg's Euler matrices, vertex normals as tfg's mesh module defines them (and
 the triangles facing the camera) from headsynth's C++ op, Lambertian shading
 with tfg's BRDF (plus spherical-harmonics light) and tfg's perspective
-projection compiled by XLA, and tfg's CPU rasteriser op (the one its CPU
-rasterisation backend wraps). Shading is per vertex and interpolated with the
-rasteriser's barycentrics on foreground pixels only, which keeps the costly
-part of tfg's full `triangle_rasterizer` (per-pixel interpolation of many
-channels over the whole image) out of the loop. Then the head is composited
-over its background by headsynth's pixel op. The light's colour is a black body
-at the scene's colour temperature (`light_colour.blackbody_rgb`; 6500 K is white).
+projection compiled by XLA, then tfg's CPU rasteriser (the function its CPU
+rasterisation backend's op wraps) on each image's front faces. Shading is per
+vertex and interpolated with the rasteriser's barycentrics on foreground
+pixels only, which keeps the costly part of tfg's full `triangle_rasterizer`
+(per-pixel interpolation of many channels over the whole image) out of the
+loop; the same C++ op that rasterises interpolates and composites the head
+over its background. The light's colour is a black body at the scene's colour
+temperature (`light_colour.blackbody_rgb`; 6500 K is white).
 
 Coordinates: millimetres; camera at the origin looking along -z with +y up;
 the head's mean centre is moved to (shift, -distance). Images have row 0 at
@@ -273,16 +274,17 @@ class HeadRenderer:
         return clip, attributes, landmarks
 
     def _rasterize_and_shade_pixels(self, clip, attributes, front_facing, background):
-        """tfg's CPU rasteriser op per image, barycentric interpolation of the head's pixels, composite.
+        """tfg's CPU rasteriser per image, barycentric interpolation of the head's pixels, composite.
 
-        Calls the op tfg's CPU backend wraps (`rasterize_triangles`) directly:
-        the backend's wrapper also gathers vertex ids and builds full-image
-        framebuffers of every attribute, which cost more than the rasterisation
-        itself; a head covers about a third of the image. Then headsynth's
-        pixel op (`kernels/render_ops.cc`) interpolates the head's pixels
-        and writes them over the background in one pass; supersampled
-        renders do the same in TensorFlow ops at k times the size and average.
-        The clip coordinates come with y flipped, so the op's row 0 is the image's top.
+        At k = 1, headsynth's op (`kernels/render_ops.cc`) runs tfg's
+        rasteriser function on each image's front faces and interpolates and
+        composites the head's pixels in the same pass: tfg's op wrapper also
+        allocates and clears full-image buffers per image, and its backend
+        wrapper builds full-image framebuffers of every attribute, which cost
+        more than the rasterisation itself (a head covers about a third of the
+        image). Supersampled renders (k > 1) call tfg's op at k times the size
+        and interpolate, pool and composite with TensorFlow ops.
+        The clip coordinates come with y flipped, so row 0 is the image's top.
 
         Args:
             clip: `[B, V, 4]` clip coordinates, y flipped.
@@ -294,6 +296,17 @@ class HeadRenderer:
             `[B, H, W, 3]` uint8 images, `[B, H, W]` depth (0 off the head;
             None unless `with_depth`) and the `[B, H, W]` bool mask.
         """
+        if front_facing is None:
+            front_facing = tf.ones([clip.shape[0], self._triangles.shape[0]], tf.bool)
+        if self.antialias == 1:
+            image, depth, mask = rasterizer.render_ops().rasterize_and_composite(
+                clip, self._triangles, front_facing, attributes, background
+            )
+            return image, depth if self.with_depth else None, mask
+        return self._supersample(clip, attributes, front_facing, background)
+
+    def _supersample(self, clip, attributes, front_facing, background):
+        """`_rasterize_and_shade_pixels` at k = antialias > 1: k times the size, averaged over k x k blocks."""
         # tensorflow_graphics is heavy: imported at the first render
         from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
 
@@ -301,26 +314,16 @@ class HeadRenderer:
         size, k = self.image_size * self.antialias, self.antialias
         images, depths, masks = [], [], []
         for index in range(batch):
-            triangles = self._triangles
-            if front_facing is not None:
-                triangles = tf.boolean_mask(triangles, front_facing[index])
+            triangles = tf.boolean_mask(self._triangles, front_facing[index])
             bary, ids, z_buffer = cpu_backend.render_ops.rasterize_triangles(
                 clip[index], triangles, size, size, 1, int(cpu_backend.FaceCullingMode.NONE)
             )
-            if k == 1:
-                image, depth, mask = rasterizer.render_ops().composite_rasterized_head(
-                    bary, ids, z_buffer, triangles, attributes[index], background[index]
-                )
-                images.append(image)
-                depths.append(depth)
-                masks.append(mask)
-                continue
             foreground = tf.not_equal(z_buffer[0], 1.0)  # [H, W]
             pixels = tf.where(foreground)  # [N, 2] (row, column)
             weights = tf.gather_nd(bary[0], pixels)  # [N, 3]
             corner_ids = tf.gather(triangles, tf.gather_nd(ids[0], pixels))  # [N, 3]
             values = tf.reduce_sum(weights[..., None] * tf.gather(attributes[index], corner_ids), axis=1)
-            # Supersampled: average k x k blocks; colours are premultiplied by coverage.
+            # Colours are premultiplied by coverage.
             dense = tf.scatter_nd(pixels, values, [size, size, 4])[None]
             coverage = tf.nn.avg_pool2d(tf.cast(foreground, tf.float32)[None, ..., None], k, k, "VALID")[0]
             pooled = tf.nn.avg_pool2d(dense, k, k, "VALID")[0]

@@ -110,6 +110,20 @@ def test_culling_back_faces_keeps_the_picture(small_model, scenario):
     np.testing.assert_allclose(a.depth[a.masks], b.depth[b.masks], atol=1.0)
 
 
+def test_supersampled_render_agrees_with_the_plain_one(small_model):
+    q = np.random.default_rng(4).normal(size=(4, small_model.num_parameters))
+    factors = [get_scenario("angle").sample(5, "train", i) for i in range(4)]
+    plain = HeadRenderer(small_model, 64).render(q, factors)
+    smooth = HeadRenderer(small_model, 64, antialias=2).render(q, factors)
+    assert smooth.images.shape == plain.images.shape and smooth.depth.shape == plain.depth.shape
+    # Only the silhouette's edge pixels may change side.
+    assert np.mean(smooth.masks != plain.masks) < 0.03
+    inside = plain.masks & smooth.masks
+    assert np.abs(smooth.images.astype(int) - plain.images.astype(int))[inside].mean() < 6
+    # Depth is averaged over blocks, so it moves only where the head folds over itself.
+    assert np.mean(np.abs(smooth.depth - plain.depth)[inside] > 2.0) < 0.02
+
+
 def _reference_composite(bary, ids, z_buffer, triangles, attributes, background):
     """The TensorFlow-op version of the pixel op (what the renderer did before it)."""
     foreground = tf.not_equal(z_buffer[0], 1.0)
@@ -123,41 +137,48 @@ def _reference_composite(bary, ids, z_buffer, triangles, attributes, background)
     return image.numpy(), depth.numpy(), foreground.numpy()
 
 
-def test_pixel_op_matches_tensorflow_ops():
+def test_fused_op_matches_tfgs_rasteriser_op_and_tensorflow_ops():
     from tensorflow_graphics.rendering.kernels import rasterization_backend as cpu_backend
 
     rng = np.random.default_rng(2)
     clip = np.concatenate([TETRAHEDRON - 0.4, np.ones((4, 1), np.float32)], axis=1) * [0.9, 0.9, 0.5, 1]
-    clip = tf.constant(clip.astype(np.float32))
+    # Two images: the second moved and without one of its triangles.
+    clip = tf.constant(np.stack([clip, clip + [0.1, -0.05, 0, 0]]).astype(np.float32))
     triangles = tf.constant(TETRAHEDRON_FACES)
+    draw = tf.constant([[True, True, True, True], [True, False, True, True]])
     # Colours slightly outside [0, 1] check the clamp; depth is any float.
-    attributes = tf.constant(rng.uniform(-0.1, 1.1, size=(4, 4)).astype(np.float32))
-    background = tf.constant(rng.integers(0, 256, size=(40, 40, 3), dtype=np.uint8))
-    bary, ids, z_buffer = cpu_backend.render_ops.rasterize_triangles(clip, triangles, 40, 40, 1, 0)
-    image, depth, mask = rasterizer.render_ops().composite_rasterized_head(
-        bary, ids, z_buffer, triangles, attributes, background
+    attributes = tf.constant(rng.uniform(-0.1, 1.1, size=(2, 4, 4)).astype(np.float32))
+    background = tf.constant(rng.integers(0, 256, size=(2, 40, 40, 3), dtype=np.uint8))
+    image, depth, mask = rasterizer.render_ops().rasterize_and_composite(
+        clip, triangles, draw, attributes, background
     )
-    expected_image, expected_depth, expected_mask = _reference_composite(
-        bary, ids, z_buffer, triangles, attributes, background
-    )
-    assert 0.05 < expected_mask.mean() < 0.95
-    np.testing.assert_array_equal(mask.numpy(), expected_mask)
-    np.testing.assert_array_equal(image.numpy(), expected_image)
-    np.testing.assert_allclose(depth.numpy(), expected_depth, rtol=1e-6, atol=1e-6)
+    for b in range(2):
+        drawn = tf.boolean_mask(triangles, draw[b])
+        bary, ids, z_buffer = cpu_backend.render_ops.rasterize_triangles(clip[b], drawn, 40, 40, 1, 0)
+        expected_image, expected_depth, expected_mask = _reference_composite(
+            bary, ids, z_buffer, drawn, attributes[b], background[b]
+        )
+        assert 0.05 < expected_mask.mean() < 0.95
+        np.testing.assert_array_equal(mask[b].numpy(), expected_mask)
+        np.testing.assert_array_equal(image[b].numpy(), expected_image)
+        np.testing.assert_allclose(depth[b].numpy(), expected_depth, rtol=1e-6, atol=1e-6)
+    assert not np.array_equal(mask[0].numpy(), mask[1].numpy())
 
 
-def test_pixel_op_rejects_bad_shapes_and_ids():
-    op = rasterizer.render_ops().composite_rasterized_head
-    bary, ids, z = tf.zeros([1, 4, 4, 3]), tf.zeros([1, 4, 4], tf.int32), tf.fill([1, 4, 4], 0.5)
-    triangles, attributes = tf.constant([[0, 1, 2]]), tf.zeros([3, 4])
-    with pytest.raises(tf.errors.InvalidArgumentError, match="background must be"):
-        op(bary, ids, z, triangles, attributes, tf.zeros([4, 4], tf.uint8))
+def test_fused_op_rejects_bad_shapes_and_ids():
+    op = rasterizer.render_ops().rasterize_and_composite
+    clip, triangles, draw = tf.zeros([1, 3, 4]), tf.constant([[0, 1, 2]]), tf.ones([1, 1], tf.bool)
+    attributes, background = tf.zeros([1, 3, 4]), tf.zeros([1, 4, 4, 3], tf.uint8)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="clip must be"):
+        op(tf.zeros([1, 3, 3]), triangles, draw, attributes, background)
     with pytest.raises(tf.errors.InvalidArgumentError, match="attributes must be"):
-        op(bary, ids, z, triangles, tf.zeros([3, 3]), tf.zeros([4, 4, 3], tf.uint8))
+        op(clip, triangles, draw, tf.zeros([1, 3, 3]), background)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="background must be"):
+        op(clip, triangles, draw, attributes, tf.zeros([2, 4, 4, 3], tf.uint8))
     with pytest.raises(tf.errors.InvalidArgumentError, match="triangle vertex id 7"):
-        op(bary, ids, z, tf.constant([[0, 1, 7]]), attributes, tf.zeros([4, 4, 3], tf.uint8))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="triangle id 5"):
-        op(bary, ids + 5, z, triangles, attributes, tf.zeros([4, 4, 3], tf.uint8))
+        op(clip, tf.constant([[0, 1, 7]]), draw, attributes, background)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="draw must be"):
+        op(clip, triangles, tf.ones([1, 2], tf.bool), attributes, background)
 
 
 def test_missing_render_ops_name_the_fix(monkeypatch, tmp_path):

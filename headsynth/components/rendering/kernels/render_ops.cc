@@ -9,25 +9,32 @@
 // product, a scatter-add and a normalisation: a third of the whole render on
 // a 10k-vertex head; here it is one pass over the triangles per image.
 //
-// CompositeRasterizedHead: the pixel stage after tfg's rasteriser op.
+// RasterizeAndComposite: rasterisation and the pixel stage, per image.
 //
-// For every pixel the rasteriser covered (z-buffer != 1), interpolates the
-// per-vertex attributes (shaded rgb in [0, 1], depth in mm) with the pixel's
-// barycentric coordinates and writes the colour, quantised to uint8, over the
-// background; other pixels keep the background. One pass over the image
-// replaces about a dozen full-image TensorFlow ops (where, gathers, scatter,
-// round, cast), which together cost more than the rasterisation itself.
+// Draws each image's front-facing triangles with tensorflow-graphics'
+// rasteriser (`RasterizeTrianglesImpl`, the function tfg's CPU op wraps,
+// compiled from the sources tfg ships into this library). Then, for every
+// pixel it covered (z-buffer != 1), interpolates the per-vertex attributes
+// (shaded rgb in [0, 1], depth in mm) with the pixel's barycentric coordinates
+// and writes the colour, quantised to uint8, over the background; other pixels
+// keep the background. Per image, tfg's op allocated and cleared three
+// full-image buffers, TensorFlow selected the front faces (where + gather),
+// and the pixel stage read the buffers back from memory after the other
+// images' rasterisation had evicted them; here the buffers are reused and
+// still in cache. The pictures are the same, byte for byte.
 //
 // Built by scripts/build_rasterizer.py against the installed TensorFlow.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/util/work_sharder.h"
+#include "rasterize_triangles_impl.h"  // tensorflow-graphics' rasteriser, compiled in beside this file
 
 namespace headsynth {
 
@@ -141,103 +148,144 @@ class VertexNormalsAndFrontFacesOp : public OpKernel {
 REGISTER_KERNEL_BUILDER(Name("VertexNormalsAndFrontFaces").Device(tensorflow::DEVICE_CPU),
                         VertexNormalsAndFrontFacesOp);
 
-REGISTER_OP("CompositeRasterizedHead")
-    .Input("barycentrics: float32")  // [1, H, W, 3] as tfg's op returns them
-    .Input("triangle_ids: int32")    // [1, H, W] rows of `triangles`
-    .Input("z_buffer: float32")      // [1, H, W] 1 where nothing was drawn
+// A colour in [0, 1] as a uint8 level: value * 255 rounded half to even (as tf.round does), clamped.
+// Clamping first cannot change the result (0 and 255 are integers). Adding and
+// subtracting 1.5 * 2^23 rounds a float below 2^22 to the nearest integer, ties
+// to even, in the default rounding mode, exactly as std::nearbyint does; without
+// -msse4.1 (the ops carry no -march) std::nearbyint is a libm call per channel,
+// which took more time than the rest of this op.
+inline uint8_t ToLevel(float value) {
+  float scaled = value * 255.0f;
+  scaled = scaled < 0.0f ? 0.0f : (scaled > 255.0f ? 255.0f : scaled);
+  return static_cast<uint8_t>((scaled + 12582912.0f) - 12582912.0f);
+}
+
+REGISTER_OP("RasterizeAndComposite")
+    .Input("clip: float32")          // [B, V, 4] clip coordinates, y flipped (row 0 is the top)
     .Input("triangles: int32")       // [T, 3] vertex ids
-    .Input("attributes: float32")    // [V, 4] rgb in [0, 1] and depth
-    .Input("background: uint8")      // [H, W, 3]
-    .Output("image: uint8")          // [H, W, 3]
-    .Output("depth: float32")        // [H, W] 0 off the head
-    .Output("mask: bool")            // [H, W]
+    .Input("draw: bool")             // [B, T] the triangles to draw (front faces), in order
+    .Input("attributes: float32")    // [B, V, 4] rgb in [0, 1] and depth
+    .Input("background: uint8")      // [B, H, W, 3]
+    .Output("image: uint8")          // [B, H, W, 3]
+    .Output("depth: float32")        // [B, H, W] 0 off the head
+    .Output("mask: bool")            // [B, H, W]
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle background, z_buffer, pixels;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(5), 3, &background));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 3, &z_buffer));
-      TF_RETURN_IF_ERROR(c->Subshape(z_buffer, 1, &pixels));
+      ShapeHandle background, pixels;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 4, &background));
+      TF_RETURN_IF_ERROR(c->Subshape(background, 0, 3, &pixels));
       c->set_output(0, background);
       c->set_output(1, pixels);
       c->set_output(2, pixels);
       return Status();
     });
 
-class CompositeRasterizedHeadOp : public OpKernel {
+// One image's buffers of tfg's rasteriser, kept per thread: reused from image
+// to image they stay in cache, and the next stage reads them while they are.
+struct RasterBuffers {
+  std::vector<int32_t> drawn;  // [T', 3] the triangles drawn, in their order in `triangles`
+  std::vector<int32_t> ids;    // [H, W] rows of `drawn`
+  std::vector<float> z;        // [H, W] 1 where nothing was drawn
+  std::vector<float> bary;     // [H, W, 3]
+};
+
+// Interpolates the covered pixels' attributes and writes them over the background.
+void CompositeImage(const RasterBuffers& raster, const float* values, const uint8_t* under,
+                    int64_t num_pixels, uint8_t* out, float* out_depth, bool* out_mask) {
+  const int32_t* corners = raster.drawn.data();
+  for (int64_t p = 0; p < num_pixels; ++p) {
+    const bool covered = raster.z[p] != 1.0f;
+    out_mask[p] = covered;
+    if (!covered) {
+      out[3 * p] = under[3 * p];
+      out[3 * p + 1] = under[3 * p + 1];
+      out[3 * p + 2] = under[3 * p + 2];
+      out_depth[p] = 0.0f;
+      continue;
+    }
+    const int32_t id = raster.ids[p];  // the rasteriser writes ids of drawn triangles only
+    const float* a = values + 4 * corners[3 * id];
+    const float* b = values + 4 * corners[3 * id + 1];
+    const float* c = values + 4 * corners[3 * id + 2];
+    const float w0 = raster.bary[3 * p], w1 = raster.bary[3 * p + 1], w2 = raster.bary[3 * p + 2];
+    for (int channel = 0; channel < 3; ++channel) {
+      out[3 * p + channel] = ToLevel(w0 * a[channel] + w1 * b[channel] + w2 * c[channel]);
+    }
+    out_depth[p] = w0 * a[3] + w1 * b[3] + w2 * c[3];
+  }
+}
+
+class RasterizeAndCompositeOp : public OpKernel {
  public:
-  explicit CompositeRasterizedHeadOp(OpKernelConstruction* context) : OpKernel(context) {}
+  explicit RasterizeAndCompositeOp(OpKernelConstruction* context) : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& barycentrics = context->input(0);
-    const Tensor& triangle_ids = context->input(1);
-    const Tensor& z_buffer = context->input(2);
-    const Tensor& triangles = context->input(3);
-    const Tensor& attributes = context->input(4);
-    const Tensor& background = context->input(5);
-
-    OP_REQUIRES(context, background.dims() == 3 && background.dim_size(2) == 3,
-                InvalidArgument("background must be [H, W, 3], got ", background.shape().DebugString()));
-    const int64_t height = background.dim_size(0);
-    const int64_t width = background.dim_size(1);
-    const TensorShape layer({1, height, width});
-    OP_REQUIRES(context, z_buffer.shape() == layer && triangle_ids.shape() == layer,
-                InvalidArgument("z_buffer and triangle_ids must be ", layer.DebugString(), ", got ",
-                                z_buffer.shape().DebugString(), " and ",
-                                triangle_ids.shape().DebugString()));
-    OP_REQUIRES(context, barycentrics.shape() == TensorShape({1, height, width, 3}),
-                InvalidArgument("barycentrics must be [1, H, W, 3], got ",
-                                barycentrics.shape().DebugString()));
-    OP_REQUIRES(context, attributes.dims() == 2 && attributes.dim_size(1) == 4,
-                InvalidArgument("attributes must be [V, 4], got ", attributes.shape().DebugString()));
-    const int64_t num_vertices = attributes.dim_size(0);
+    const Tensor& clip = context->input(0);
+    const Tensor& triangles = context->input(1);
+    const Tensor& draw = context->input(2);
+    const Tensor& attributes = context->input(3);
+    const Tensor& background = context->input(4);
+    OP_REQUIRES(context, clip.dims() == 3 && clip.dim_size(2) == 4,
+                InvalidArgument("clip must be [B, V, 4], got ", clip.shape().DebugString()));
+    const int64_t batch = clip.dim_size(0);
+    const int64_t num_vertices = clip.dim_size(1);
+    OP_REQUIRES(context, attributes.shape() == clip.shape(),
+                InvalidArgument("attributes must be [B, V, 4] as clip ", clip.shape().DebugString(),
+                                ", got ", attributes.shape().DebugString()));
+    OP_REQUIRES(context,
+                background.dims() == 4 && background.dim_size(0) == batch && background.dim_size(3) == 3,
+                InvalidArgument("background must be [B, H, W, 3] with B = ", batch, ", got ",
+                                background.shape().DebugString()));
     OP_REQUIRES_OK(context, CheckTriangles(triangles, num_vertices));
     const int64_t num_triangles = triangles.dim_size(0);
-    const int32_t* corners = triangles.flat<int32_t>().data();
+    OP_REQUIRES(context, draw.shape() == TensorShape({batch, num_triangles}),
+                InvalidArgument("draw must be [B, T] = [", batch, ", ", num_triangles, "], got ",
+                                draw.shape().DebugString()));
+    const int64_t height = background.dim_size(1);
+    const int64_t width = background.dim_size(2);
 
     Tensor* image = nullptr;
     Tensor* depth = nullptr;
     Tensor* mask = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, background.shape(), &image));
-    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({height, width}), &depth));
-    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({height, width}), &mask));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({batch, height, width}), &depth));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({batch, height, width}), &mask));
 
-    const float* bary = barycentrics.flat<float>().data();
-    const int32_t* ids = triangle_ids.flat<int32_t>().data();
-    const float* z = z_buffer.flat<float>().data();
+    const float* in_clip = clip.flat<float>().data();
+    const int32_t* corners = triangles.flat<int32_t>().data();
+    const bool* in_draw = draw.flat<bool>().data();
     const float* values = attributes.flat<float>().data();
     const uint8_t* under = background.flat<uint8_t>().data();
     uint8_t* out = image->flat<uint8_t>().data();
     float* out_depth = depth->flat<float>().data();
     bool* out_mask = mask->flat<bool>().data();
+    const int64_t pixels = height * width;
 
-    for (int64_t p = 0; p < height * width; ++p) {
-      const bool covered = z[p] != 1.0f;
-      out_mask[p] = covered;
-      if (!covered) {
-        out[3 * p] = under[3 * p];
-        out[3 * p + 1] = under[3 * p + 1];
-        out[3 * p + 2] = under[3 * p + 2];
-        out_depth[p] = 0.0f;
-        continue;
+    // Images are independent, so sharding them over threads cannot change a byte.
+    auto images = [&](int64_t begin, int64_t end) {
+      thread_local RasterBuffers raster;
+      for (int64_t b = begin; b < end; ++b) {
+        raster.drawn.clear();
+        const bool* wanted = in_draw + b * num_triangles;
+        for (int64_t t = 0; t < num_triangles; ++t) {
+          if (wanted[t]) raster.drawn.insert(raster.drawn.end(), corners + 3 * t, corners + 3 * t + 3);
+        }
+        // As tfg's op clears them: z to 1 (the far plane); ids and barycentrics are read only where z < 1.
+        raster.z.assign(pixels, 1.0f);
+        raster.ids.resize(pixels);
+        raster.bary.resize(3 * pixels);
+        RasterizeTrianglesImpl(in_clip + b * num_vertices * 4, raster.drawn.data(),
+                               static_cast<int32_t>(raster.drawn.size() / 3), width, height, 1,
+                               FaceCullingMode::kNone, raster.ids.data(), raster.z.data(), raster.bary.data());
+        CompositeImage(raster, values + b * num_vertices * 4, under + b * pixels * 3, pixels,
+                       out + b * pixels * 3, out_depth + b * pixels, out_mask + b * pixels);
       }
-      const int32_t id = ids[p];
-      OP_REQUIRES(context, id >= 0 && id < num_triangles,
-                  InvalidArgument("triangle id ", id, " is outside [0, ", num_triangles, ")"));
-      const float* a = values + 4 * corners[3 * id];
-      const float* b = values + 4 * corners[3 * id + 1];
-      const float* c = values + 4 * corners[3 * id + 2];
-      const float w0 = bary[3 * p], w1 = bary[3 * p + 1], w2 = bary[3 * p + 2];
-      for (int channel = 0; channel < 3; ++channel) {
-        const float value = w0 * a[channel] + w1 * b[channel] + w2 * c[channel];
-        // nearbyint rounds half to even, as tf.round does.
-        const float level = std::nearbyint(value * 255.0f);
-        out[3 * p + channel] = static_cast<uint8_t>(level < 0.0f ? 0.0f : (level > 255.0f ? 255.0f : level));
-      }
-      out_depth[p] = w0 * a[3] + w1 * b[3] + w2 * c[3];
-    }
+    };
+    const auto& workers = *context->device()->tensorflow_cpu_worker_threads();
+    // A 224 x 224 head takes about 1.5 ms: worth a thread per image.
+    tensorflow::Shard(workers.num_threads, workers.workers, batch, 1000000, images);
   }
 };
 
-REGISTER_KERNEL_BUILDER(Name("CompositeRasterizedHead").Device(tensorflow::DEVICE_CPU),
-                        CompositeRasterizedHeadOp);
+REGISTER_KERNEL_BUILDER(Name("RasterizeAndComposite").Device(tensorflow::DEVICE_CPU), RasterizeAndCompositeOp);
 
 }  // namespace headsynth
