@@ -78,7 +78,7 @@ def raw_and_render_rates(model, size: int, batch: int, repeats: int, examples: i
     projection = perspective.right_handed(scene["fov"], ones, 0.01 * ones, 5.0 * ones)
     triangles = tf.constant(model.triangles)
 
-    @tf.function
+    @tf.function(autograph=False)
     def raw(camera):
         return rasterization_backend.rasterize(
             camera,

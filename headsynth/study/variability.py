@@ -121,7 +121,7 @@ def prepare_probes(config: HeadsynthConfig, out_dir: str) -> ProbeSets | None:
     base = probe_base(scenarios, focus) if config.variability.factor_probes else None
     if base is None:
         return None
-    return ProbeSets(base, focus, render_probes(config, out_dir, base, focus))
+    return render_probes(config, out_dir, base, focus)
 
 
 def sample_study_parameters(config: HeadsynthConfig, out_dir: str) -> dict:

@@ -131,9 +131,7 @@ def evaluate_probes(
         **{f"{net}__on__{slug(g)}": e for net, cells in on_probes.items() for g, e in cells.items()},
     )
     on_base = {net: cells[probes.base] for net, cells in errors.items() if net != "naive"}
-    return probe_summary(
-        probes.base, probes.focus, on_probes, errors["naive"][probes.base], on_base, resamples
-    )
+    return probe_summary(probes, on_probes, errors["naive"][probes.base], on_base, resamples)
 
 
 def network_folder(out_dir: str, scenario: str, seed_index: int) -> str:

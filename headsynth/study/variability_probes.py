@@ -42,11 +42,19 @@ from headsynth.study.common import stamp_matches, write_stamp
 
 @dataclass(frozen=True)
 class ProbeSets:
-    """The rendered probes: `base` with one group of `focus`'s factors each; group -> examples folder."""
+    """The rendered probes: `base` with one group of `focus`'s factors each.
+
+    Attributes:
+        base: the studied scenario the probes start from.
+        focus: the scenario whose factors they add.
+        dirs: group -> its examples folder.
+        groups: group -> the factors in which the probe differs from `base` (`differing_groups`).
+    """
 
     base: str
     focus: str
     dirs: dict[str, str]
+    groups: dict[str, tuple[str, ...]]
 
 
 # Factors that vary together as one kind of variability; a factor in no group is its own.
@@ -110,34 +118,38 @@ def slug(group: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", group.split(" (")[0].lower()).strip("_")
 
 
-def render_probes(config: HeadsynthConfig, out_dir: str, base: str, focus: str) -> dict[str, str]:
+def render_probes(config: HeadsynthConfig, out_dir: str, base: str, focus: str) -> ProbeSets:
     """Renders every probe's test set (the study's test q), reusing any rendered with the same inputs.
 
+    The q file and a probe's scenario file are written only when a probe is rendered.
+
     Returns:
-        Group -> its examples folder (holding `Split-eval`).
+        The probes; each group's folder holds `Split-eval`.
     """
     root = os.path.join(out_dir, "data", "probes")
-    os.makedirs(root, exist_ok=True)
     parameters_path = os.path.join(root, "parameters.npz")
     q = load_split_parameters(os.path.join(out_dir, "parameters.npz"), "eval")
-    save_split_parameters(parameters_path, {"eval": q})
     model_path = os.path.join(out_dir, "face_model.npz")
     with open(model_path, "rb") as f:
         model_sha = hashlib.sha256(f.read()).hexdigest()
-    dirs = {}
+    dirs, parameters_written = {}, False
     for group, scenario in probe_scenarios(base, focus).items():
         name = slug(group)
         scenario_path = os.path.join(root, f"{name}.json")
-        write_text_atomic(scenario_path, json.dumps(scenario_file(scenario, base), indent=2))
         dirs[group] = os.path.join(root, name)
         job = wiring.variability_render_job(config, model_path, parameters_path, dirs[group], scenario_path)
         stamp = probe_stamp(job, scenario, q, model_sha)
         if stamp_matches(dirs[group], stamp, ["render.json"]):
             continue
+        if not parameters_written:
+            os.makedirs(root, exist_ok=True)
+            save_split_parameters(parameters_path, {"eval": q})
+            parameters_written = True
+        write_text_atomic(scenario_path, json.dumps(scenario_file(scenario, base), indent=2))
         progress("study", f"rendering the probe {scenario.name!r} ({len(q)} test examples)")
         run_render_job(job, beam_args=list(config.rendering.beam_args))
         write_stamp(dirs[group], stamp)
-    return dirs
+    return ProbeSets(base, focus, dirs, differing_groups(get_scenario(base), get_scenario(focus)))
 
 
 def probe_stamp(job: RenderJob, scenario: Scenario, q: np.ndarray, model_sha: str) -> dict:
@@ -166,8 +178,7 @@ def scenario_file(scenario: Scenario, base: str) -> dict:
 
 
 def probe_summary(
-    base: str,
-    focus: str,
+    probes: ProbeSets,
     errors: dict[str, dict[str, np.ndarray]],
     naive: np.ndarray,
     base_errors: dict[str, np.ndarray],
@@ -176,7 +187,7 @@ def probe_summary(
     """The probes' errors with 95% CIs over seeds and images.
 
     Args:
-        base: the probes' base scenario; focus: the scenario the groups come from.
+        probes: the probes (their base, focus and groups).
         errors: network -> group -> `[S, N]` errors on that probe.
         naive: `[1, N]` errors of q = 0 (the same q on every probe).
         base_errors: network -> `[S, N]` errors on the base scenario's own test set.
@@ -187,10 +198,10 @@ def probe_summary(
         "on_base": {net: summary}}.
     """
     bootstrap = Bootstrap.of(naive.shape[-1], resamples)
-    groups = differing_groups(get_scenario(base), get_scenario(focus))
+    groups = probes.groups
     return {
-        "base": base,
-        "focus": focus,
+        "base": probes.base,
+        "focus": probes.focus,
         "groups": [
             {
                 "group": group,
