@@ -37,7 +37,7 @@ echo "setup: installing the locked package set (first time: ~3-5 minutes, ~4.5 G
   -r requirements/stack.txt -r requirements/dev.txt -c requirements/stack.lock.txt
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 
-echo "setup: the renderer's C++ ops (tensorflow-graphics' rasteriser, headsynth's normals and pixel ops)"
+echo "setup: the renderer's C++ ops (tensorflow-graphics' rasteriser, headsynth's normals and rasterise-and-composite ops)"
 "$VENV/bin/python" scripts/build_rasterizer.py
 
 echo "setup: offline face-recognition weights in $CACHE/deepface"
