@@ -11,10 +11,10 @@ from headsynth.components.identity.embedding import check_backend
 from headsynth.components.rendering.rasterizer import require_rasterizer
 from headsynth.components.training.fit import train_regressor
 from headsynth.components.training.settings import TrainSettings
-from headsynth.components.training.trainer import rendered_framing
 from headsynth.config import HeadsynthConfig
 from headsynth.core.io_utils import write_text_atomic
 from headsynth.core.progress import report
+from headsynth.data_schemas.render_summary import rendered_framing
 from headsynth.morphable.model import MorphableModel
 
 STAMP = "stamp.json"

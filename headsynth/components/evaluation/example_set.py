@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from headsynth.components.rendering.shard_plan import read_examples
-from headsynth.core.io_utils import read_json
 from headsynth.data_schemas import features
+from headsynth.data_schemas.render_summary import rendered_scale
 from headsynth.morphable.model import MorphableModel, load_npz
 
 # The paper's parameter scale, for examples rendered without a render.json.
@@ -69,11 +69,8 @@ def rendered_face_model_and_scale(examples_dir: str) -> tuple[MorphableModel | N
     """(the face model the examples were rendered from or None, their parameter scale)."""
     model_path = os.path.join(examples_dir, "face_model.npz")
     model = load_npz(model_path) if tf.io.gfile.exists(model_path) else None
-    scale = DEFAULT_SCALE
-    render_json = os.path.join(examples_dir, "render.json")
-    if tf.io.gfile.exists(render_json):
-        scale = float(read_json(render_json).get("job", {}).get("scale", scale))
-    return model, scale
+    scale = rendered_scale(examples_dir)
+    return model, DEFAULT_SCALE if scale is None else scale
 
 
 def pick_examples(count: int, total: int) -> np.ndarray:

@@ -54,9 +54,9 @@ from headsynth.config import RenderConfig, SamplingConfig
 from headsynth.core.io_utils import atomic_path, write_text_atomic
 from headsynth.data_schemas.features import make_example
 from headsynth.data_schemas.parameter_store import load_split_parameters, split_counts
+from headsynth.data_schemas.render_summary import RENDER_SUMMARY
 from headsynth.morphable.model import load_npz
 
-SUMMARY_FILE = "render.json"
 MODEL_COPY = "face_model.npz"
 
 
@@ -369,7 +369,7 @@ def _finish_output(job: RenderJob, counts: dict[str, int]) -> dict:
         "contact_sheets": sheets,
     }
     text = json.dumps(summary, indent=2, sort_keys=True)
-    write_text_atomic(os.path.join(job.output_dir, SUMMARY_FILE), text)
+    write_text_atomic(os.path.join(job.output_dir, RENDER_SUMMARY), text)
     return summary
 
 

@@ -9,38 +9,17 @@ can be called without TFX), `summaries` and `export`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-
-import tensorflow as tf
 
 from headsynth.components.training.fit import backup_dir_for, train_regressor
 from headsynth.components.training.settings import TrainSettings
+from headsynth.data_schemas.render_summary import rendered_framing, rendered_scale
 from headsynth.morphable.model import load_npz
 
 
 def examples_root(file_pattern: str) -> str:
     """The Examples artifact directory of a `.../Split-<name>/*` pattern."""
     return os.path.dirname(os.path.dirname(file_pattern))
-
-
-def rendered_scale(root: str) -> float | None:
-    """The scale the examples under `root` were rendered with (from `render.json`), if recorded."""
-    path = os.path.join(root, "render.json")
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        scale = json.load(f).get("job", {}).get("scale")
-    return None if scale is None else float(scale)
-
-
-def rendered_framing(root: str) -> str:
-    """The framing of the examples under `root` ("full" or "face", from `render.json`; "full" if unrecorded)."""
-    path = os.path.join(root, "render.json")
-    if not tf.io.gfile.exists(path):
-        return "full"
-    with tf.io.gfile.GFile(path) as f:
-        return str(json.load(f).get("job", {}).get("framing", "full"))
 
 
 def settings_from_fn_args(fn_args) -> TrainSettings:

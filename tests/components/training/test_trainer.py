@@ -16,9 +16,10 @@ from headsynth.components.training.model import (
     make_strategy,
 )
 from headsynth.components.training.settings import TrainSettings
-from headsynth.components.training.trainer import rendered_scale, settings_from_fn_args
+from headsynth.components.training.trainer import settings_from_fn_args
 from headsynth.config import TrainingConfig, get_preset, validate
 from headsynth.core.errors import ConfigError
+from headsynth.data_schemas.render_summary import rendered_scale
 from headsynth.models.backbones import build_backbone
 from headsynth.models.regressor import squared_euclidean_loss
 
