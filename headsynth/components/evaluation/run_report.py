@@ -9,7 +9,8 @@ import tensorflow as tf
 from headsynth.components.evaluation.real_photos import REPORT_FILE as REAL_PHOTOS_REPORT
 from headsynth.components.evaluation.real_photos import STEP_FOLDER, summary_line
 from headsynth.components.evaluation.real_photos_report import add_face_table
-from headsynth.core.io_utils import absolute, read_json
+from headsynth.core.io_utils import absolute
+from headsynth.data_schemas.render_summary import read_render_summary
 from headsynth.report.html import HtmlReport, format_ci
 from headsynth.report.values import fmt
 
@@ -121,11 +122,10 @@ def write_run_report(
     if metrics.get("real_photos"):
         add_real_photos_section(report, metrics["real_photos"])
     sheets = sorted(tf.io.gfile.glob(os.path.join(examples_dir, "contact_sheet_*.png")))
-    render_json = os.path.join(examples_dir, "render.json")
-    if sheets or tf.io.gfile.exists(render_json):
+    render = read_render_summary(examples_dir)
+    if sheets or render:
         report.heading("Training data")
-        if tf.io.gfile.exists(render_json):
-            render = read_json(render_json)
+        if render:
             report.paragraph(
                 "Examples rendered: " + ", ".join(f"{k} {v}" for k, v in render.get("counts", {}).items())
             )
