@@ -188,6 +188,22 @@ struct RasterBuffers {
   std::vector<float> bary;     // [H, W, 3]
 };
 
+// Draws one image's wanted triangles (`wanted`: [T]) of `corners` ([T, 3]) with tfg's rasteriser into `raster`.
+void RasterizeImage(const float* clip, const int32_t* corners, const bool* wanted, int64_t num_triangles,
+                    int64_t width, int64_t height, RasterBuffers* raster) {
+  raster->drawn.clear();
+  for (int64_t t = 0; t < num_triangles; ++t) {
+    if (wanted[t]) raster->drawn.insert(raster->drawn.end(), corners + 3 * t, corners + 3 * t + 3);
+  }
+  // As tfg's op clears them: z to 1 (the far plane); ids and barycentrics are read only where z < 1.
+  const int64_t pixels = width * height;
+  raster->z.assign(pixels, 1.0f);
+  raster->ids.resize(pixels);
+  raster->bary.resize(3 * pixels);
+  RasterizeTrianglesImpl(clip, raster->drawn.data(), static_cast<int32_t>(raster->drawn.size() / 3), width, height,
+                         1, FaceCullingMode::kNone, raster->ids.data(), raster->z.data(), raster->bary.data());
+}
+
 // Interpolates the covered pixels' attributes and writes them over the background.
 void CompositeImage(const RasterBuffers& raster, const float* values, const uint8_t* under,
                     int64_t num_pixels, uint8_t* out, float* out_depth, bool* out_mask) {
@@ -264,18 +280,8 @@ class RasterizeAndCompositeOp : public OpKernel {
     auto images = [&](int64_t begin, int64_t end) {
       thread_local RasterBuffers raster;
       for (int64_t b = begin; b < end; ++b) {
-        raster.drawn.clear();
-        const bool* wanted = in_draw + b * num_triangles;
-        for (int64_t t = 0; t < num_triangles; ++t) {
-          if (wanted[t]) raster.drawn.insert(raster.drawn.end(), corners + 3 * t, corners + 3 * t + 3);
-        }
-        // As tfg's op clears them: z to 1 (the far plane); ids and barycentrics are read only where z < 1.
-        raster.z.assign(pixels, 1.0f);
-        raster.ids.resize(pixels);
-        raster.bary.resize(3 * pixels);
-        RasterizeTrianglesImpl(in_clip + b * num_vertices * 4, raster.drawn.data(),
-                               static_cast<int32_t>(raster.drawn.size() / 3), width, height, 1,
-                               FaceCullingMode::kNone, raster.ids.data(), raster.z.data(), raster.bary.data());
+        RasterizeImage(in_clip + b * num_vertices * 4, corners, in_draw + b * num_triangles, num_triangles,
+                       width, height, &raster);
         CompositeImage(raster, values + b * num_vertices * 4, under + b * pixels * 3, pixels,
                        out + b * pixels * 3, out_depth + b * pixels, out_mask + b * pixels);
       }
